@@ -1,0 +1,48 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+SHARED_DATA = os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+)
+
+# A small text of our own: verses with a vocabulary of a few dozen
+# characters, long enough for many windows of 32 tokens.
+_WORDS = (
+    "the king and queen of night shall rise above the sea where "
+    "stars are born and old men weep for love that never was"
+).split()
+
+
+def make_text(num_words=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    lines = []
+    words = rng.choice(_WORDS, size=num_words)
+    for i in range(0, num_words, 8):
+        lines.append(" ".join(words[i : i + 8]).capitalize() + ".")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def small_text():
+    return make_text()
+
+
+@pytest.fixture
+def text_file(tmp_path, small_text):
+    path = tmp_path / "verses.txt"
+    path.write_text(small_text, encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture
+def shared_data_dir():
+    directory = os.environ.get("TFZOO_DATA_DIR", SHARED_DATA)
+    if not os.path.isfile(os.path.join(directory, "tiny_shakespeare",
+                                       "input.txt")):
+        pytest.fail(f"Tiny Shakespeare not found under {directory}; set "
+                    "TFZOO_DATA_DIR to the shared data folder")
+    return directory

@@ -1,0 +1,61 @@
+import os
+
+import pytest
+
+from tfzoo.data import load_text_splits
+
+
+def test_file_split_is_first_90_percent_then_last_10(text_file, small_text):
+    train, validation = load_text_splits(text_file)
+    assert train + validation == small_text
+    assert len(train) == int(len(small_text) * 0.9)
+
+
+def test_validation_fraction(text_file, small_text):
+    train, validation = load_text_splits(text_file, validation_fraction=0.25)
+    assert len(validation) == len(small_text) - int(len(small_text) * 0.75)
+
+
+def test_folder_concatenates_files_in_order(tmp_path):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a.txt").write_text("alpha\n" * 10)
+    (tmp_path / "b" / "c.txt").write_text("gamma\n" * 10)
+    (tmp_path / ".hidden").write_text("never")
+    train, validation = load_text_splits(str(tmp_path), validation_fraction=0.5)
+    assert train + validation == "alpha\n" * 10 + "gamma\n" * 10
+
+
+def test_relative_path_found_in_data_dir(tmp_path, monkeypatch):
+    (tmp_path / "corpus.txt").write_text("some words " * 20)
+    monkeypatch.setenv("TFZOO_DATA_DIR", str(tmp_path))
+    train, _ = load_text_splits("corpus.txt")
+    assert train.startswith("some words")
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(None, "no such file or folder"), (b"", "holds no text"),
+     (b"  \n\n", "holds no text"), (b"caf\xe9 latte", "not UTF-8")],
+)
+def test_bad_sources(tmp_path, content, message):
+    path = tmp_path / "input.txt"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        load_text_splits(str(path))
+
+
+def test_empty_folder(tmp_path):
+    with pytest.raises(ValueError, match="holds no files"):
+        load_text_splits(str(tmp_path))
+
+
+def test_tiny_shakespeare_file_and_tfds(shared_data_dir):
+    train, validation = load_text_splits(
+        os.path.join("tiny_shakespeare", "input.txt"), shared_data_dir)
+    assert (len(train), len(validation)) == (1003854, 111540)
+    # The TFDS dataset, built offline from the same file as a manual
+    # download: its own 90/5/5 split.
+    train, validation = load_text_splits("tiny_shakespeare", shared_data_dir)
+    assert (len(train), len(validation)) == (1003854, 55770)
+    assert train.startswith("First Citizen:")

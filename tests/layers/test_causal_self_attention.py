@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+from keras import ops
+
+from tests.layers.roundtrip import assert_keras_round_trip
+from tfzoo.layers import CausalSelfAttention
+
+WIDTH, HEADS, LENGTH = 32, 4, 10
+
+
+def random_inputs(batch=2, length=LENGTH, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(batch, length, WIDTH)).astype("float32")
+
+
+def test_causality():
+    layer = CausalSelfAttention(num_heads=HEADS)
+    x = random_inputs()
+    before = ops.convert_to_numpy(layer(x))
+    for t in range(LENGTH - 1):
+        changed = x.copy()
+        changed[:, t + 1 :] += 1.0
+        after = ops.convert_to_numpy(layer(changed))
+        np.testing.assert_array_equal(after[:, : t + 1], before[:, : t + 1])
+        assert not np.allclose(after[:, t + 1], before[:, t + 1])
+
+
+def test_bidirectional_sees_the_future():
+    layer = CausalSelfAttention(num_heads=HEADS, causal=False)
+    x = random_inputs()
+    changed = x.copy()
+    changed[:, -1] += 1.0
+    assert not np.allclose(
+        ops.convert_to_numpy(layer(changed))[:, 0],
+        ops.convert_to_numpy(layer(x))[:, 0],
+    )
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_padding_mask_hides_padded_keys(causal):
+    layer = CausalSelfAttention(num_heads=HEADS, causal=causal)
+    x = random_inputs()
+    padding_mask = np.ones((2, LENGTH), bool)
+    padding_mask[0, 6:] = False  # the first sequence has 6 real tokens
+    outputs = ops.convert_to_numpy(layer(x, padding_mask=padding_mask))
+    changed = x.copy()
+    changed[0, 6:] = 100.0  # whatever the padding holds
+    changed_outputs = ops.convert_to_numpy(
+        layer(changed, padding_mask=padding_mask)
+    )
+    np.testing.assert_allclose(changed_outputs[0, :6], outputs[0, :6],
+                               atol=1e-6)
+    # The unpadded sequence is the same as with no mask at all.
+    np.testing.assert_allclose(
+        outputs[1], ops.convert_to_numpy(layer(x))[1], atol=1e-6
+    )
+    # A real token alone with its padding equals the same short sequence.
+    short = ops.convert_to_numpy(layer(x[:1, :6]))
+    np.testing.assert_allclose(outputs[0, :6], short[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("prefill", [1, 4])
+def test_cache_matches_full_attention(prefill):
+    layer = CausalSelfAttention(num_heads=HEADS)
+    x = random_inputs()
+    full = ops.convert_to_numpy(layer(x))
+    cache = np.zeros((2, 2, LENGTH + 3, HEADS, WIDTH // HEADS), "float32")
+    outputs, cache = layer(x[:, :prefill], cache=cache, cache_index=0)
+    pieces = [ops.convert_to_numpy(outputs)]
+    for t in range(prefill, LENGTH):
+        outputs, cache = layer(x[:, t : t + 1], cache=cache, cache_index=t)
+        pieces.append(ops.convert_to_numpy(outputs))
+    np.testing.assert_allclose(np.concatenate(pieces, axis=1), full,
+                               atol=1e-5)
+    # The cache holds the keys and values of every position seen.
+    assert np.any(ops.convert_to_numpy(cache)[:, :, LENGTH - 1] != 0)
+    assert np.all(ops.convert_to_numpy(cache)[:, :, LENGTH:] == 0)
+
+
+def test_cache_needs_causal_and_index():
+    cache = np.zeros((2, 2, LENGTH, HEADS, WIDTH // HEADS), "float32")
+    with pytest.raises(ValueError, match="causal"):
+        CausalSelfAttention(HEADS, causal=False)(
+            random_inputs(), cache=cache, cache_index=0
+        )
+    with pytest.raises(ValueError, match="cache_index"):
+        CausalSelfAttention(HEADS)(random_inputs(), cache=cache)
+
+
+def test_width_must_divide_into_heads():
+    with pytest.raises(ValueError, match="multiple of num_heads"):
+        CausalSelfAttention(num_heads=5)(random_inputs())
+
+
+def test_one_fused_projection():
+    layer = CausalSelfAttention(num_heads=HEADS)
+    layer(random_inputs())
+    assert layer.qkv.kernel.shape == (WIDTH, 3 * WIDTH)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_keras_round_trip(tmp_path, causal):
+    assert_keras_round_trip(
+        CausalSelfAttention(num_heads=HEADS, causal=causal, dropout=0.1),
+        random_inputs(), tmp_path,
+    )

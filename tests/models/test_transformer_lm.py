@@ -1,0 +1,76 @@
+import keras
+import numpy as np
+import pytest
+
+from tfzoo.models import PRESETS, TransformerLM, build_model
+
+VOCAB = 30
+
+
+def small_model(**kwargs):
+    arguments = dict(vocabulary_size=VOCAB, context_length=16, num_layers=2,
+                     num_heads=2, hidden_dim=16)
+    return TransformerLM(**{**arguments, **kwargs})
+
+
+def token_ids(batch=2, length=16, seed=0):
+    return np.random.default_rng(seed).integers(0, VOCAB, (batch, length))
+
+
+def test_logits_shape_and_dtype():
+    logits = small_model()(token_ids())
+    assert logits.shape == (2, 16, VOCAB)
+    assert logits.dtype == "float32"
+
+
+def test_model_is_causal():
+    model = small_model()
+    ids = token_ids()
+    before = keras.ops.convert_to_numpy(model(ids))
+    for t in range(15):
+        changed = ids.copy()
+        changed[:, t + 1] = (changed[:, t + 1] + 1) % VOCAB
+        after = keras.ops.convert_to_numpy(model(changed))
+        np.testing.assert_array_equal(after[:, : t + 1], before[:, : t + 1])
+        assert not np.allclose(after[:, t + 1], before[:, t + 1])
+
+
+def test_tied_head_shares_the_embedding():
+    tied, untied = small_model(), small_model(tie_embeddings=False)
+    assert untied.count_params() - tied.count_params() == 16 * VOCAB
+    weight_names = [w.path for w in tied.weights]
+    assert not any("reverse" in name for name in weight_names)
+
+
+@pytest.mark.parametrize("positional", ["learned", "sinusoidal"])
+def test_keras_round_trip(tmp_path, positional):
+    model = small_model(dropout=0.1, positional_embedding=positional)
+    ids = token_ids()
+    path = str(tmp_path / "gpt.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    assert isinstance(restored, TransformerLM)
+    assert restored.get_config() == model.get_config()
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(restored(ids)),
+        keras.ops.convert_to_numpy(model(ids)),
+    )
+
+
+def test_presets():
+    assert PRESETS["gpt-tiny"]["arguments"] == dict(
+        context_length=64, num_layers=4, num_heads=4, hidden_dim=128,
+        dropout=0.0)
+    nano = build_model("gpt-shakespeare-char", vocabulary_size=65)
+    assert (nano.num_layers, nano.num_heads, nano.hidden_dim,
+            nano.context_length, nano.dropout) == (6, 6, 384, 256, 0.2)
+    # nanoGPT reports 10.65M parameters for this model.
+    assert 10.6e6 < nano.count_params() < 10.9e6
+    textbook = build_model("gpt-textbook", vocabulary_size=10000)
+    assert (textbook.num_layers, textbook.num_heads, textbook.hidden_dim) == (
+        6, 8, 512)
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match="unknown preset 'gpt-huge'"):
+        build_model("gpt-huge", vocabulary_size=10)

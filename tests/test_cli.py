@@ -1,0 +1,163 @@
+"""The `tfzoo` command end to end, on a small text in a temporary folder."""
+
+import csv
+import os
+import subprocess
+import sys
+
+import keras
+import pytest
+
+from tfzoo.cli import main
+
+# Small and quick: gpt-tiny's shape with a short context.
+QUICK = ["--context-length", "32", "--batch-size", "8", "--sample-every",
+         "0", "--log-every", "5"]
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashAtStep(keras.callbacks.Callback):
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == self.step:
+            raise Crash(f"simulated crash at step {self.step}")
+
+
+def history_rows(run):
+    with open(os.path.join(run, "logs", "history.csv")) as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_then_eval(tmp_path, text_file, capsys):
+    run = str(tmp_path / "runs" / "gpt")
+    assert main(["train", "--model", "gpt", "--preset", "gpt-tiny", "--data",
+                 text_file, "--steps", "30", "--steps-per-epoch", "15",
+                 "--out", run, *QUICK]) == 0
+    out = capsys.readouterr().out
+    assert "2 epochs x 15 steps of 8 x 32 tokens" in out
+    assert "A sample:" in out
+    for name in ("model.keras", "run.json", "tokenizer.json",
+                 "checkpoints/epoch_001.keras", "checkpoints/epoch_002.keras"):
+        assert os.path.isfile(os.path.join(run, name)), name
+    assert not os.path.exists(os.path.join(run, "backup"))
+    rows = history_rows(run)
+    assert [row["epoch"] for row in rows] == ["0", "1"]
+    assert float(rows[1]["val_loss"]) < float(rows[0]["val_loss"]) < 4.0
+    assert {"perplexity", "val_perplexity", "val_bits_per_character"} <= set(
+        rows[0])
+    assert os.listdir(os.path.join(run, "logs", "train"))
+
+    assert main(["eval", "--run", run]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("validation: loss ")
+    assert "bits/character" in line
+    loss = float(line.split()[2])
+    assert loss == pytest.approx(float(rows[1]["val_loss"]), rel=1e-3)
+
+    # The same command again: the run is complete, nothing changes.
+    before = os.path.getmtime(os.path.join(run, "model.keras"))
+    assert main(["train", "--model", "gpt", "--preset", "gpt-tiny", "--data",
+                 text_file, "--steps", "30", "--steps-per-epoch", "15",
+                 "--out", run, *QUICK]) == 0
+    assert "already complete" in capsys.readouterr().out
+    assert os.path.getmtime(os.path.join(run, "model.keras")) == before
+
+
+def test_lstm_with_subword_tokenizer(tmp_path, text_file, capsys):
+    run = str(tmp_path / "lstm")
+    assert main(["train", "--model", "lstm", "--data", text_file,
+                 "--tokenizer", "subword", "--vocab-size", "300", "--epochs",
+                 "1", "--steps-per-epoch", "10", "--no-xla", "--out", run,
+                 *QUICK]) == 0
+    assert os.path.isfile(os.path.join(run, "tokenizer.spm"))
+    assert main(["eval", "--run", run, "--split", "train"]) == 0
+    out = capsys.readouterr().out
+    assert "train: loss" in out and "bits/character" not in out
+
+
+def test_resume_after_a_crash(tmp_path, text_file, capsys):
+    from tfzoo.training import make_settings, train
+
+    run = str(tmp_path / "run")
+    arguments = ["train", "--data", text_file, "--epochs", "3",
+                 "--steps-per-epoch", "6", "--no-xla", "--out", run, *QUICK]
+    settings = make_settings(data=text_file, epochs=3, steps_per_epoch=6,
+                             context_length=32, batch_size=8,
+                             jit_compile=False)
+    with pytest.raises(Crash):
+        train(settings, run, sample_every=0, log_every=5,
+              callbacks=[CrashAtStep(14)])  # in the third epoch
+    assert os.path.isfile(os.path.join(run, "backup", "latest.weights.h5"))
+    assert not os.path.exists(os.path.join(run, "model.keras"))
+    checkpoint = os.path.join(run, "checkpoints", "epoch_001.keras")
+    first_checkpoint_time = os.path.getmtime(checkpoint)
+
+    assert main(arguments) == 0
+    assert f"Resuming {run} at epoch 3." in capsys.readouterr().out
+    rows = history_rows(run)
+    assert [row["epoch"] for row in rows] == ["0", "1", "2"]
+    assert os.path.getmtime(checkpoint) == first_checkpoint_time
+    model = keras.saving.load_model(os.path.join(run, "model.keras"))
+    assert int(model.optimizer.iterations.numpy()) == 18
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--data", "no/such/file.txt"], "no such file or folder"),
+        (["--data", "EMPTY"], "holds no text"),
+        (["--data", "SHORT"], "fewer than one window"),
+        (["--data", "LATIN1"], "not UTF-8"),
+        (["--data", "TEXT", "--preset", "gpt-huge"], "unknown preset"),
+        (["--data", "TEXT", "--model", "lstm", "--preset", "gpt-tiny"],
+         "is a gpt model"),
+    ],
+)
+def test_bad_input_gives_one_line_error(tmp_path, text_file, capsys,
+                                        arguments, message):
+    files = {"EMPTY": b"", "SHORT": b"Too short.\n" * 5,
+             "LATIN1": "caf\u00e9 ".encode("latin-1") * 100,
+             "TEXT": open(text_file, "rb").read()}
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    arguments = [str(tmp_path / a) if a in files else a for a in arguments]
+    run = tmp_path / "run"
+    assert main(["train", *arguments, "--out", str(run), "--steps", "1",
+                 *QUICK]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("tfzoo: error: ") and message in error
+    assert len(error.splitlines()) == 1
+
+
+def test_a_different_run_is_not_overwritten(tmp_path, text_file, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text('{"model": "lstm"}')
+    (run / "model.keras").write_text("precious")
+    assert main(["train", "--data", text_file, "--out", str(run), "--steps",
+                 "1", *QUICK]) == 1
+    assert "holds a different run" in capsys.readouterr().err
+    assert (run / "model.keras").read_text() == "precious"
+
+
+def test_console_script_reports_errors_and_help(tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    tfzoo = [sys.executable, "-m", "tfzoo.cli"]
+    result = subprocess.run([*tfzoo, "train", "--model", "transformer",
+                             "--data", "x", "--out", str(tmp_path)],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 2
+    assert "invalid choice: 'transformer'" in result.stderr
+    result = subprocess.run([*tfzoo, "eval", "--run", str(tmp_path)],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 1
+    assert "not a tfzoo run folder" in result.stderr
+    result = subprocess.run([*tfzoo, "train", "--help"], capture_output=True,
+                            text=True, env=env)
+    assert result.returncode == 0 and "--preset" in result.stdout

@@ -1,0 +1,203 @@
+"""The `tfzoo` command: train and evaluate language models.
+
+    tfzoo train --model gpt --preset gpt-tiny --data tiny_shakespeare \\
+        --steps 500 --out runs/tiny
+    tfzoo eval --run runs/tiny
+
+Run `tfzoo COMMAND --help` for every option.
+"""
+
+import argparse
+import os
+import sys
+
+# Keep TensorFlow's start-up chatter off the terminal unless asked for.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+PROGRAM = "tfzoo"
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _add_data_arguments(parser):
+    parser.add_argument(
+        "--data-dir",
+        help="folder where relative data paths and TFDS manual downloads "
+        "are looked up (default: $TFZOO_DATA_DIR)",
+    )
+
+
+def _train_parser(subparsers):
+    from tfzoo.models import PRESETS  # light: no TensorFlow import
+
+    parser = subparsers.add_parser(
+        "train",
+        help="train a language model",
+        description="Train a GPT or LSTM language model with model.fit. "
+        "Rerunning the same command resumes an interrupted run.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--model", choices=["gpt", "lstm"], default="gpt")
+    parser.add_argument(
+        "--preset",
+        help=f"model size: {', '.join(PRESETS)} "
+        "(default: gpt-tiny for gpt, lstm-char for lstm)",
+    )
+    parser.add_argument(
+        "--data",
+        required=True,
+        help="a text file, a folder of text files, or a TFDS name such as "
+        "tiny_shakespeare",
+    )
+    _add_data_arguments(parser)
+    parser.add_argument("--tokenizer", choices=["char", "subword"],
+                        default="char")
+    parser.add_argument(
+        "--vocab-size", type=_positive_int,
+        help="subword vocabulary size (default: the preset's, else 2000)",
+    )
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=_positive_int,
+                        help="epochs (default 1)")
+    length.add_argument("--steps", type=_positive_int,
+                        help="optimizer steps, rounded up to whole epochs")
+    parser.add_argument(
+        "--steps-per-epoch", type=_positive_int,
+        help="default: one pass over the training tokens",
+    )
+    parser.add_argument("--batch-size", type=_positive_int,
+                        help="default: the preset's")
+    parser.add_argument("--learning-rate", type=float,
+                        help="peak learning rate (default: the preset's)")
+    parser.add_argument("--warmup-steps", type=int,
+                        help="default: the preset's")
+    parser.add_argument("--weight-decay", type=float, default=0.1)
+    parser.add_argument("--clip-norm", type=float, default=1.0,
+                        help="global gradient norm clip")
+    parser.add_argument("--context-length", type=_positive_int,
+                        help="default: the preset's")
+    parser.add_argument("--dropout", type=float,
+                        help="default: the preset's")
+    parser.add_argument("--validation-fraction", type=float, default=0.1,
+                        help="last fraction of a file's characters used "
+                        "for validation (TFDS datasets use their own split)")
+    parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--no-xla", action="store_true",
+                        help="do not compile the training step with XLA")
+    parser.add_argument("--sample-every", type=int, default=500,
+                        help="steps between text samples in TensorBoard "
+                        "(0: only at the end)")
+    parser.add_argument("--log-every", type=_positive_int, default=50,
+                        help="steps between TensorBoard points")
+    parser.add_argument("--out", required=True, help="the run folder")
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace a different run in --out",
+    )
+    parser.set_defaults(command=_train)
+
+
+def _eval_parser(subparsers):
+    parser = subparsers.add_parser(
+        "eval",
+        help="evaluate a trained run",
+        description="Print loss, perplexity (and bits per character for "
+        "character models) of a run's model on a split of its data.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--run", required=True, help="the run folder")
+    parser.add_argument("--data", help="default: the run's training data")
+    _add_data_arguments(parser)
+    parser.add_argument("--split", choices=["validation", "train"],
+                        default="validation")
+    parser.add_argument("--batch-size", type=_positive_int)
+    parser.set_defaults(command=_eval)
+
+
+def _train(args):
+    from tfzoo.training import make_settings, train
+
+    settings = make_settings(
+        model=args.model,
+        preset=args.preset,
+        data=args.data,
+        tokenizer=args.tokenizer,
+        vocabulary_size=args.vocab_size,
+        epochs=args.epochs,
+        steps=args.steps,
+        steps_per_epoch=args.steps_per_epoch,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        warmup_steps=args.warmup_steps,
+        weight_decay=args.weight_decay,
+        clip_norm=args.clip_norm,
+        context_length=args.context_length,
+        dropout=args.dropout,
+        validation_fraction=args.validation_fraction,
+        seed=args.seed,
+        jit_compile=not args.no_xla,
+    )
+    _, _, sample = train(
+        settings,
+        args.out,
+        data_dir=args.data_dir,
+        overwrite=args.overwrite,
+        sample_every=args.sample_every,
+        log_every=args.log_every,
+    )
+    if sample is not None:
+        print(f"\nModel saved to {os.path.join(args.out, 'model.keras')}. "
+              f"A sample:\n\n{sample}\n")
+
+
+def _eval(args):
+    from tfzoo.training import evaluate_run
+
+    metrics = evaluate_run(
+        args.run,
+        data=args.data,
+        data_dir=args.data_dir,
+        split=args.split,
+        batch_size=args.batch_size,
+    )
+    line = (f"{args.split}: loss {metrics['loss']:.4f} nats/token, "
+            f"perplexity {metrics['perplexity']:.3f}")
+    if "bits_per_character" in metrics:
+        line += f", {metrics['bits_per_character']:.4f} bits/character"
+    print(line + f" ({metrics['tokens']:,} tokens)")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM,
+        description="tfzoo: Keras 3 language models (GPT, LSTM) trained "
+        "with model.fit.",
+    )
+    subparsers = parser.add_subparsers(title="commands", required=True)
+    _train_parser(subparsers)
+    _eval_parser(subparsers)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the `tfzoo` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.command(args)
+    except (ValueError, OSError) as error:
+        print(f"{PROGRAM}: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def console_main():
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_main()

@@ -1,0 +1,141 @@
+"""Where training text comes from: a file, a folder of files, or TFDS.
+
+`load_text_splits(source)` returns `(train_text, validation_text)`:
+
+- a text file: its first 90% of characters train, the last 10% validate
+  (nanoGPT's split; `validation_fraction` changes it);
+- a folder: every regular file below it (sorted by path, hidden files
+  skipped) concatenated, then split the same way;
+- a TensorFlow Datasets name such as `tiny_shakespeare`: its own `train`
+  and `validation` splits (`test` if it has no `validation`).
+
+A source is looked up in this order: a path that exists as given; a TFDS
+name; a path inside the data directory (`--data-dir` or `TFZOO_DATA_DIR`).
+"""
+
+import os
+import re
+
+DATA_DIR_VARIABLE = "TFZOO_DATA_DIR"
+_TFDS_NAME = re.compile(r"^[a-z][a-z0-9_]*(/[a-z0-9_]+)?(:[0-9.*]+)?$")
+
+
+def data_dir(path=None):
+    """The data directory: `path`, else `$TFZOO_DATA_DIR`, else `None`."""
+    return path or os.environ.get(DATA_DIR_VARIABLE) or None
+
+
+def resolve_path(source, directory=None):
+    """The local file or folder that `source` names, or `None`."""
+    if os.path.exists(source):
+        return source
+    directory = data_dir(directory)
+    if directory and not os.path.isabs(source):
+        candidate = os.path.join(directory, source)
+        if os.path.exists(candidate):
+            return candidate
+    return None
+
+
+def read_text_file(path):
+    """Reads a UTF-8 file; raises `ValueError` naming the file otherwise."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path} is not UTF-8 text (invalid byte at offset {error.start})"
+        ) from None
+
+
+def read_text_folder(path):
+    """Concatenates every non-hidden regular file below `path`."""
+    files = []
+    for root, dirs, names in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files += [
+            os.path.join(root, name)
+            for name in sorted(names)
+            if not name.startswith(".")
+        ]
+    if not files:
+        raise ValueError(f"the folder {path} holds no files")
+    return "".join(read_text_file(name) for name in files)
+
+
+def split_text(text, validation_fraction=0.1):
+    """First `1 - validation_fraction` of the characters, then the rest."""
+    if not 0 < validation_fraction < 1:
+        raise ValueError("validation_fraction must be between 0 and 1")
+    cut = int(len(text) * (1 - validation_fraction))
+    return text[:cut], text[cut:]
+
+
+def load_tfds_text(name, directory=None):
+    """Train and validation text of a TFDS dataset, examples joined by "\\n".
+
+    Returns `None` if TFDS has no dataset of that name.
+
+    Offline, a dataset that TFDS downloads from a URL (like
+    `tiny_shakespeare`) accepts the file as a manual download from
+    `<data dir>/<dataset name>/`, e.g. `tiny_shakespeare/input.txt`.
+    """
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name)
+    except tfds.core.registered.DatasetNotFoundError:
+        return None
+    download_config = None
+    directory = data_dir(directory)
+    manual_dir = directory and os.path.join(directory, name.split(":")[0])
+    if manual_dir and os.path.isdir(manual_dir):
+        download_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+    builder.download_and_prepare(download_config=download_config)
+
+    splits = builder.info.splits
+    validation_split = "validation" if "validation" in splits else "test"
+    text_feature = next(
+        key
+        for key, feature in builder.info.features.items()
+        if getattr(feature, "dtype", None) is not None
+        and feature.dtype.name == "string"
+    )
+
+    def split_text_of(split):
+        dataset = builder.as_dataset(split=split)
+        return "\n".join(
+            example[text_feature].decode("utf-8")
+            for example in tfds.as_numpy(dataset)
+        )
+
+    return split_text_of("train"), split_text_of(validation_split)
+
+
+def load_text_splits(source, directory=None, validation_fraction=0.1):
+    """`(train_text, validation_text)` for a path or a TFDS name.
+
+    Raises:
+        ValueError: the source does not exist, is empty or is not UTF-8.
+
+    Example:
+    >>> train, val = load_text_splits("tiny_shakespeare/input.txt",
+    ...                               directory="../shared/data")
+    >>> len(train), len(val)
+    (1003854, 111540)
+    """
+    if not os.path.exists(source) and _TFDS_NAME.match(source):
+        texts = load_tfds_text(source, directory)
+        if texts is not None:
+            return texts
+    path = resolve_path(source, directory)
+    if path is None:
+        raise ValueError(f"no such file or folder: {source}")
+    if os.path.isdir(path):
+        text = read_text_folder(path)
+    else:
+        text = read_text_file(path)
+    if not text.strip():
+        raise ValueError(f"{path} holds no text")
+    return split_text(text, validation_fraction)

@@ -1,0 +1,107 @@
+"""`tf.data` pipelines of fixed-length windows for language modelling.
+
+A window holds `sequence_length + 1` tokens; the model reads the first
+`sequence_length` and predicts the last `sequence_length` (the inputs shifted
+by one).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+
+def count_windows(num_tokens, sequence_length):
+    """Number of non-overlapping windows (they share one boundary token)."""
+    return max(0, (num_tokens - 1) // sequence_length)
+
+
+def _check_length(token_ids, sequence_length, what):
+    if count_windows(len(token_ids), sequence_length) < 1:
+        raise ValueError(
+            f"the {what} text has {len(token_ids)} tokens, fewer than one "
+            f"window of {sequence_length + 1} (context length + 1); use a "
+            "longer text or a shorter --context-length"
+        )
+
+
+def _split_window(windows):
+    return windows[..., :-1], windows[..., 1:]
+
+
+def training_windows(
+    token_ids,
+    sequence_length,
+    batch_size,
+    steps_per_epoch,
+    seed=0,
+    first_epoch=0,
+):
+    """An endless, shuffled stream of `(inputs, targets)` batches.
+
+    Epoch `e` is a fixed function of `(seed, e)`: a random permutation of
+    the window slots, each window shifted by a random offset within its slot
+    so that successive epochs see the text cut at different places. The
+    stream starts at `first_epoch`, so a run resumed from a backup sees the
+    same data as one that never stopped.
+
+    Args:
+        token_ids: 1-D int array, the tokenized training text.
+        sequence_length: int, the model's context length.
+        batch_size: int.
+        steps_per_epoch: int, batches per epoch.
+        seed: int.
+        first_epoch: int, the epoch the stream starts with.
+
+    Returns:
+        A `tf.data.Dataset` of `(inputs, targets)`, each
+        `(batch_size, sequence_length)` int32.
+    """
+    _check_length(token_ids, sequence_length, "training")
+    token_ids = tf.constant(np.asarray(token_ids, np.int32))
+    num_windows = count_windows(len(token_ids), sequence_length)
+    last_start = len(token_ids) - sequence_length - 1
+    windows_per_epoch = steps_per_epoch * batch_size
+
+    def epoch_windows(epoch):
+        epoch_seed = tf.stack([tf.constant(seed, tf.int64), epoch])
+        slots = tf.random.experimental.stateless_shuffle(
+            tf.range(num_windows, dtype=tf.int64), seed=epoch_seed
+        )
+        offsets = tf.random.stateless_uniform(
+            [windows_per_epoch],
+            seed=epoch_seed + 1,
+            maxval=sequence_length,
+            dtype=tf.int64,
+        )
+        slot = tf.gather(slots, tf.range(windows_per_epoch) % num_windows)
+        starts = tf.minimum(slot * sequence_length + offsets, last_start)
+        return tf.data.Dataset.from_tensor_slices(starts)
+
+    def window_at(start):
+        return token_ids[start : start + sequence_length + 1]
+
+    return (
+        tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)
+        .flat_map(epoch_windows)
+        .map(window_at, num_parallel_calls=tf.data.AUTOTUNE)
+        .batch(batch_size, drop_remainder=True)
+        .map(_split_window, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def evaluation_windows(token_ids, sequence_length, batch_size):
+    """Every window of the text in order, each target token predicted once.
+
+    The last batch may be smaller than `batch_size`.
+    """
+    _check_length(token_ids, sequence_length, "validation")
+    num_windows = count_windows(len(token_ids), sequence_length)
+    token_ids = np.asarray(token_ids, np.int32)
+    starts = np.arange(num_windows) * sequence_length
+    windows = token_ids[starts[:, None] + np.arange(sequence_length + 1)]
+    return (
+        tf.data.Dataset.from_tensor_slices(windows)
+        .batch(batch_size)
+        .map(_split_window, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )

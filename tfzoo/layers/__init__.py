@@ -1,0 +1,7 @@
+"""Keras layers that tfzoo's models are built from."""
+
+from tfzoo.layers.causal_self_attention import CausalSelfAttention
+from tfzoo.layers.positional_embedding import PositionalEmbedding
+from tfzoo.layers.transformer_block import TransformerBlock
+
+__all__ = ["CausalSelfAttention", "PositionalEmbedding", "TransformerBlock"]

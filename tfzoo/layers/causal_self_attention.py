@@ -1,0 +1,165 @@
+"""Multi-head self-attention with a fused QKV projection and a KV cache."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="tfzoo")
+class CausalSelfAttention(keras.layers.Layer):
+    """Multi-head self-attention, causal by default, with a key/value cache.
+
+    One `Dense` layer projects the input to queries, keys and values at once
+    (the "fused QKV" projection of GPT-2 and nanoGPT), and
+    `keras.ops.dot_product_attention` mixes the values.
+
+    With `causal=True` position `t` attends to positions `<= t` only. A
+    `padding_mask` of shape `(batch, length)` (1 or True for real tokens)
+    further hides padded keys.
+
+    The cache path serves step-by-step decoding: pass `cache`, a tensor of
+    shape `(batch, 2, max_length, num_heads, head_dim)` holding the keys and
+    values of earlier positions, and `cache_index`, the position of the first
+    element of `inputs`. The layer writes the new keys and values into the
+    cache at `cache_index`, attends over every position up to the query's own,
+    and returns `(outputs, updated_cache)`.
+
+    Args:
+        num_heads: int. Number of attention heads; must divide the width.
+        dropout: float. Dropout rate on the output projection.
+        causal: bool. Whether to hide future positions. `False` gives the
+            bidirectional attention of a BERT encoder.
+        use_bias: bool. Whether the projections have biases.
+        kernel_initializer: initializer of the projection kernels.
+        **kwargs: standard `keras.layers.Layer` arguments.
+
+    Example:
+    >>> x = keras.random.normal((2, 8, 32))
+    >>> attention = CausalSelfAttention(num_heads=4)
+    >>> attention(x).shape
+    (2, 8, 32)
+    >>> cache = keras.ops.zeros((2, 2, 16, 4, 8))
+    >>> y, cache = attention(x[:, :1], cache=cache, cache_index=0)
+    >>> y.shape, cache.shape
+    ((2, 1, 32), (2, 2, 16, 4, 8))
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        dropout=0.0,
+        causal=True,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = int(num_heads)
+        self.dropout = float(dropout)
+        self.causal = bool(causal)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+    def build(self, inputs_shape):
+        hidden_dim = inputs_shape[-1]
+        if hidden_dim % self.num_heads:
+            raise ValueError(
+                f"The width ({hidden_dim}) must be a multiple of "
+                f"num_heads ({self.num_heads})."
+            )
+        self.head_dim = hidden_dim // self.num_heads
+        self.qkv = keras.layers.Dense(
+            3 * hidden_dim,
+            use_bias=self.use_bias,
+            kernel_initializer=self.kernel_initializer,
+            dtype=self.dtype_policy,
+            name="qkv",
+        )
+        self.qkv.build(inputs_shape)
+        self.output_dense = keras.layers.Dense(
+            hidden_dim,
+            use_bias=self.use_bias,
+            kernel_initializer=self.kernel_initializer,
+            dtype=self.dtype_policy,
+            name="output",
+        )
+        self.output_dense.build(inputs_shape)
+        self.output_dropout = keras.layers.Dropout(
+            self.dropout, dtype=self.dtype_policy
+        )
+        self.built = True
+
+    def _split_heads(self, x):
+        batch, length = ops.shape(x)[0], ops.shape(x)[1]
+        return ops.reshape(x, (batch, length, self.num_heads, self.head_dim))
+
+    def call(
+        self,
+        inputs,
+        padding_mask=None,
+        cache=None,
+        cache_index=None,
+        training=None,
+    ):
+        query, key, value = ops.split(self.qkv(inputs), 3, axis=-1)
+        query = self._split_heads(query)
+        key = self._split_heads(key)
+        value = self._split_heads(value)
+
+        if cache is None:
+            mask = None
+            if padding_mask is not None:
+                mask = ops.cast(padding_mask, "bool")[:, None, None, :]
+            outputs = ops.dot_product_attention(
+                query, key, value, mask=mask, is_causal=self.causal
+            )
+        else:
+            if not self.causal:
+                raise ValueError("The key/value cache needs causal=True.")
+            if cache_index is None:
+                raise ValueError("Pass cache_index together with cache.")
+            start = (0, cache_index, 0, 0)
+            key = ops.slice_update(cache[:, 0], start, ops.cast(key, cache.dtype))
+            value = ops.slice_update(
+                cache[:, 1], start, ops.cast(value, cache.dtype)
+            )
+            cache = ops.stack([key, value], axis=1)
+            # Query i (at position cache_index + i) sees keys at positions
+            # <= cache_index + i; later cache slots are empty or stale.
+            query_positions = cache_index + ops.arange(ops.shape(query)[1])
+            key_positions = ops.arange(ops.shape(key)[1])
+            mask = key_positions[None, :] <= query_positions[:, None]
+            mask = mask[None, None, :, :]
+            if padding_mask is not None:
+                padding = ops.cast(padding_mask, "bool")[:, None, None, :]
+                mask = ops.logical_and(mask, padding)
+            outputs = ops.dot_product_attention(
+                query, ops.cast(key, query.dtype), ops.cast(value, query.dtype),
+                mask=mask,
+            )
+
+        batch, length = ops.shape(inputs)[0], ops.shape(inputs)[1]
+        outputs = ops.reshape(outputs, (batch, length, -1))
+        outputs = self.output_dropout(
+            self.output_dense(outputs), training=training
+        )
+        if cache is None:
+            return outputs
+        return outputs, cache
+
+    def compute_output_shape(self, inputs_shape):
+        return inputs_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "dropout": self.dropout,
+                "causal": self.causal,
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+            }
+        )
+        return config

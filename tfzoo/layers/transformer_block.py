@@ -1,0 +1,181 @@
+"""One Transformer block: self-attention and an MLP, each with a residual."""
+
+import keras
+
+from tfzoo.layers.causal_self_attention import CausalSelfAttention
+
+
+@keras.saving.register_keras_serializable(package="tfzoo")
+class TransformerBlock(keras.layers.Layer):
+    """A Transformer block, causal (GPT) or bidirectional (BERT).
+
+    Pre-LayerNorm (GPT-2, nanoGPT; the default) computes
+
+        x = x + attention(norm_1(x))
+        x = x + mlp(norm_2(x))
+
+    and post-LayerNorm (the original Transformer and BERT) computes
+
+        x = norm_1(x + attention(x))
+        x = norm_2(x + mlp(x))
+
+    where `mlp` is `Dense(intermediate_dim, activation)`, `Dense(width)` and
+    dropout.
+
+    Args:
+        num_heads: int. Number of attention heads.
+        intermediate_dim: int. Width of the MLP's hidden layer, usually four
+            times the block's width.
+        dropout: float. Dropout rate after the attention and the MLP.
+        causal: bool. `True` hides future positions (a language model);
+            `False` attends both ways (an encoder).
+        norm_first: bool. Pre-LayerNorm if `True` (default), post-LayerNorm
+            if `False`.
+        activation: activation of the MLP. Defaults to `"gelu"`.
+        layer_norm_epsilon: float. Epsilon of both LayerNorms.
+        use_bias: bool. Whether the dense layers have biases.
+        kernel_initializer: initializer of the dense kernels.
+        **kwargs: standard `keras.layers.Layer` arguments.
+
+    Call arguments:
+        inputs: tensor of shape `(batch, length, width)`.
+        padding_mask: optional `(batch, length)` mask, 1 for real tokens.
+        cache, cache_index: optional key/value cache of the attention layer
+            (see `CausalSelfAttention`); when given, the block returns
+            `(outputs, updated_cache)`.
+
+    Example:
+    >>> block = TransformerBlock(num_heads=4, intermediate_dim=128)
+    >>> block(keras.random.normal((2, 10, 32))).shape
+    (2, 10, 32)
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        intermediate_dim,
+        dropout=0.0,
+        causal=True,
+        norm_first=True,
+        activation="gelu",
+        layer_norm_epsilon=1e-5,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = int(num_heads)
+        self.intermediate_dim = int(intermediate_dim)
+        self.dropout = float(dropout)
+        self.causal = bool(causal)
+        self.norm_first = bool(norm_first)
+        self.activation = keras.activations.get(activation)
+        self.layer_norm_epsilon = float(layer_norm_epsilon)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+    def build(self, inputs_shape):
+        hidden_dim = inputs_shape[-1]
+        mlp_hidden_shape = tuple(inputs_shape[:-1]) + (self.intermediate_dim,)
+
+        def dense(units, name, activation=None):
+            return keras.layers.Dense(
+                units,
+                activation=activation,
+                use_bias=self.use_bias,
+                kernel_initializer=self.kernel_initializer,
+                dtype=self.dtype_policy,
+                name=name,
+            )
+
+        def layer_norm(name):
+            return keras.layers.LayerNormalization(
+                epsilon=self.layer_norm_epsilon,
+                dtype=self.dtype_policy,
+                name=name,
+            )
+
+        self.attention_norm = layer_norm("attention_norm")
+        self.attention_norm.build(inputs_shape)
+        self.attention = CausalSelfAttention(
+            num_heads=self.num_heads,
+            dropout=self.dropout,
+            causal=self.causal,
+            use_bias=self.use_bias,
+            kernel_initializer=self.kernel_initializer,
+            dtype=self.dtype_policy,
+            name="attention",
+        )
+        self.attention.build(inputs_shape)
+        self.mlp_norm = layer_norm("mlp_norm")
+        self.mlp_norm.build(inputs_shape)
+        self.mlp_in = dense(self.intermediate_dim, "mlp_in", self.activation)
+        self.mlp_in.build(inputs_shape)
+        self.mlp_out = dense(hidden_dim, "mlp_out")
+        self.mlp_out.build(mlp_hidden_shape)
+        self.mlp_dropout = keras.layers.Dropout(
+            self.dropout, dtype=self.dtype_policy
+        )
+        self.built = True
+
+    def _mlp(self, x, training):
+        return self.mlp_dropout(self.mlp_out(self.mlp_in(x)), training=training)
+
+    def call(
+        self,
+        inputs,
+        padding_mask=None,
+        cache=None,
+        cache_index=None,
+        training=None,
+    ):
+        def attend(x):
+            """Returns (attention outputs, updated cache or None)."""
+            if cache is None:
+                outputs = self.attention(
+                    x, padding_mask=padding_mask, training=training
+                )
+                return outputs, None
+            return self.attention(
+                x,
+                padding_mask=padding_mask,
+                cache=cache,
+                cache_index=cache_index,
+                training=training,
+            )
+
+        x = inputs
+        if self.norm_first:
+            attended, new_cache = attend(self.attention_norm(x))
+            x = x + attended
+            x = x + self._mlp(self.mlp_norm(x), training)
+        else:
+            attended, new_cache = attend(x)
+            x = self.attention_norm(x + attended)
+            x = self.mlp_norm(x + self._mlp(x, training))
+
+        if cache is None:
+            return x
+        return x, new_cache
+
+    def compute_output_shape(self, inputs_shape):
+        return inputs_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "intermediate_dim": self.intermediate_dim,
+                "dropout": self.dropout,
+                "causal": self.causal,
+                "norm_first": self.norm_first,
+                "activation": keras.activations.serialize(self.activation),
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+            }
+        )
+        return config

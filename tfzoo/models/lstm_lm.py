@@ -1,0 +1,87 @@
+"""An LSTM language model, the baseline of the Transformer."""
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="tfzoo")
+class LSTMLM(keras.Model):
+    """Embedding, LSTM layer(s) and a Dense layer over the vocabulary.
+
+    The model maps token ids of shape `(batch, length)` to next-token logits
+    of shape `(batch, length, vocabulary_size)`, like `TransformerLM`, so the
+    two train on the same windows of text.
+
+    Args:
+        vocabulary_size: int. Number of token ids.
+        context_length: int. Length of the training windows. An LSTM has no
+            limit of its own; this is kept so that data pipelines and
+            generation treat both models alike.
+        embedding_dim: int. Width of the token embedding.
+        hidden_dim: int. Units of each LSTM layer.
+        num_layers: int. Number of stacked LSTM layers.
+        dropout: float. Dropout rate after the embedding and each LSTM.
+        **kwargs: standard `keras.Model` arguments such as `name`.
+
+    Example:
+    >>> model = LSTMLM(vocabulary_size=65, context_length=100)
+    >>> model(keras.ops.zeros((2, 100), "int32")).shape
+    (2, 100, 65)
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        context_length,
+        embedding_dim=128,
+        hidden_dim=128,
+        num_layers=1,
+        dropout=0.0,
+        dtype=None,
+        **kwargs,
+    ):
+        # === Layers ===
+        self.embedding = keras.layers.Embedding(
+            vocabulary_size, embedding_dim, dtype=dtype, name="embedding"
+        )
+        self.lstm_layers = [
+            keras.layers.LSTM(
+                hidden_dim, return_sequences=True, dtype=dtype, name=f"lstm_{i}"
+            )
+            for i in range(num_layers)
+        ]
+        self.dropout_layer = keras.layers.Dropout(dropout, name="dropout")
+        self.head = keras.layers.Dense(
+            vocabulary_size, dtype="float32", name="head"
+        )
+
+        # === Functional model ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        x = self.dropout_layer(self.embedding(token_ids))
+        for lstm in self.lstm_layers:
+            x = self.dropout_layer(lstm(x))
+        logits = self.head(x)
+        super().__init__(inputs=token_ids, outputs=logits, dtype=dtype, **kwargs)
+
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.context_length = context_length
+        self.embedding_dim = embedding_dim
+        self.hidden_dim = hidden_dim
+        self.num_layers = num_layers
+        self.dropout = dropout
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "vocabulary_size": self.vocabulary_size,
+            "context_length": self.context_length,
+            "embedding_dim": self.embedding_dim,
+            "hidden_dim": self.hidden_dim,
+            "num_layers": self.num_layers,
+            "dropout": self.dropout,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,140 @@
+"""A GPT-style Transformer language model."""
+
+import keras
+
+from tfzoo.layers import PositionalEmbedding, TransformerBlock
+
+
+@keras.saving.register_keras_serializable(package="tfzoo")
+class TransformerLM(keras.Model):
+    """GPT: token and position embeddings, causal blocks, a vocabulary head.
+
+    The model maps token ids of shape `(batch, length)` to next-token logits
+    of shape `(batch, length, vocabulary_size)`, in float32 whatever the
+    dtype policy. `length` may be anything up to `context_length`.
+
+    Args:
+        vocabulary_size: int. Number of token ids.
+        context_length: int. Longest sequence the model reads.
+        num_layers: int. Number of `TransformerBlock`s.
+        num_heads: int. Attention heads per block.
+        hidden_dim: int. Width of the embeddings and blocks.
+        intermediate_dim: int. Width of the MLPs; defaults to
+            `4 * hidden_dim`.
+        dropout: float. Dropout rate on embeddings and residual branches.
+        tie_embeddings: bool. If `True` (default) the output head is the
+            transpose of the token embedding (Press and Wolf, 2016).
+        positional_embedding: `"learned"` (default) or `"sinusoidal"`.
+        use_bias: bool. Whether dense layers have biases.
+        layer_norm_epsilon: float.
+        **kwargs: standard `keras.Model` arguments such as `name` and `dtype`.
+
+    Example:
+    >>> model = TransformerLM(
+    ...     vocabulary_size=65, context_length=64, num_layers=2,
+    ...     num_heads=4, hidden_dim=64)
+    >>> model(keras.ops.zeros((1, 64), "int32")).shape
+    (1, 64, 65)
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        context_length,
+        num_layers,
+        num_heads,
+        hidden_dim,
+        intermediate_dim=None,
+        dropout=0.0,
+        tie_embeddings=True,
+        positional_embedding="learned",
+        use_bias=True,
+        layer_norm_epsilon=1e-5,
+        dtype=None,
+        **kwargs,
+    ):
+        intermediate_dim = intermediate_dim or 4 * hidden_dim
+        initializer = keras.initializers.RandomNormal(stddev=0.02)
+
+        # === Layers ===
+        self.token_embedding = keras.layers.ReversibleEmbedding(
+            vocabulary_size,
+            hidden_dim,
+            tie_weights=tie_embeddings,
+            embeddings_initializer=initializer,
+            reverse_dtype="float32",
+            dtype=dtype,
+            name="token_embedding",
+        )
+        self.position_embedding = PositionalEmbedding(
+            context_length,
+            kind=positional_embedding,
+            initializer=initializer,
+            dtype=dtype,
+            name="position_embedding",
+        )
+        self.embedding_dropout = keras.layers.Dropout(
+            dropout, dtype=dtype, name="embedding_dropout"
+        )
+        self.blocks = [
+            TransformerBlock(
+                num_heads=num_heads,
+                intermediate_dim=intermediate_dim,
+                dropout=dropout,
+                causal=True,
+                norm_first=True,
+                layer_norm_epsilon=layer_norm_epsilon,
+                use_bias=use_bias,
+                kernel_initializer=initializer,
+                dtype=dtype,
+                name=f"block_{i}",
+            )
+            for i in range(num_layers)
+        ]
+        self.final_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, dtype=dtype, name="final_norm"
+        )
+
+        # === Functional model ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        x = self.token_embedding(token_ids)
+        x = self.embedding_dropout(x + self.position_embedding(x))
+        for block in self.blocks:
+            x = block(x)
+        x = self.final_norm(x)
+        logits = self.token_embedding(x, reverse=True)
+        super().__init__(inputs=token_ids, outputs=logits, dtype=dtype, **kwargs)
+
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.context_length = context_length
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.tie_embeddings = tie_embeddings
+        self.positional_embedding = positional_embedding
+        self.use_bias = use_bias
+        self.layer_norm_epsilon = layer_norm_epsilon
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "vocabulary_size": self.vocabulary_size,
+            "context_length": self.context_length,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "hidden_dim": self.hidden_dim,
+            "intermediate_dim": self.intermediate_dim,
+            "dropout": self.dropout,
+            "tie_embeddings": self.tie_embeddings,
+            "positional_embedding": self.positional_embedding,
+            "use_bias": self.use_bias,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,64 @@
+"""A SentencePiece subword tokenizer trained on the training text."""
+
+import io
+
+import keras_hub
+import sentencepiece
+
+# Long enough that SentencePiece sees whole paragraphs, well under its limit.
+_CHUNK_CHARACTERS = 4096
+
+
+def train_subword_tokenizer(text, vocabulary_size=2000, model_type="bpe"):
+    """Trains a SentencePiece model on `text`; returns a keras-hub tokenizer.
+
+    The model keeps text exactly as it is: no Unicode normalization, spaces
+    and newlines kept (newline is a piece of its own), and byte fallback so
+    that characters never seen in training still round-trip through their
+    UTF-8 bytes. So `detokenize(tokenize(s)) == s` for any valid UTF-8 `s`.
+
+    Args:
+        text: str, the training text.
+        vocabulary_size: int, number of pieces, the 256 byte pieces and the
+            special tokens included.
+        model_type: `"bpe"` (default) or `"unigram"`.
+
+    Returns:
+        A `keras_hub.tokenizers.SentencePieceTokenizer`; it tokenizes and
+        detokenizes `tf.string` tensors in-graph (tensorflow-text ops).
+
+    Example:
+    >>> text = "to be or not to be, that is the question\\n" * 50
+    >>> tokenizer = train_subword_tokenizer(text, vocabulary_size=300)
+    >>> tokenizer.detokenize(tokenizer.tokenize("to be!"))
+    'to be!'
+    """
+    chunks = [
+        text[i : i + _CHUNK_CHARACTERS]
+        for i in range(0, len(text), _CHUNK_CHARACTERS)
+    ]
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(chunks),
+        model_writer=model,
+        vocab_size=vocabulary_size,
+        model_type=model_type,
+        normalization_rule_name="identity",
+        remove_extra_whitespaces=False,
+        add_dummy_prefix=False,
+        allow_whitespace_only_pieces=True,
+        split_digits=True,
+        user_defined_symbols=["\n"],
+        byte_fallback=True,
+        character_coverage=1.0,
+        max_sentence_length=4 * _CHUNK_CHARACTERS,
+        hard_vocab_limit=False,
+        num_threads=2,
+        minloglevel=2,
+    )
+    return subword_tokenizer_from_proto(model.getvalue())
+
+
+def subword_tokenizer_from_proto(proto):
+    """A keras-hub SentencePiece tokenizer from model bytes or a file path."""
+    return keras_hub.tokenizers.SentencePieceTokenizer(proto=proto)

@@ -1,0 +1,78 @@
+"""Keras callbacks for language-model training."""
+
+import math
+
+import keras
+import tensorflow as tf
+
+from tfzoo.generate import generate_text
+
+
+class BitsPerCharacter(keras.callbacks.Callback):
+    """Adds `bits_per_character` (and `val_...`) to the epoch logs.
+
+    For a character-level model the loss in nats per token is the loss in
+    nats per character, so bits per character is `loss / ln 2`. Place this
+    callback before `TensorBoard` so that TensorBoard logs it too.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for prefix in ("", "val_"):
+            if prefix + "loss" in logs:
+                logs[prefix + "bits_per_character"] = (
+                    logs[prefix + "loss"] / math.log(2)
+                )
+
+
+class TextSamples(keras.callbacks.Callback):
+    """Writes a generated text sample to TensorBoard every `every` steps.
+
+    Args:
+        tokenizer: the model's tokenizer.
+        log_dir: str, TensorBoard folder of the samples.
+        every: int, steps between samples; 0 samples only at the end.
+        prompt: str, the text each sample continues.
+        max_new_tokens: int, length of each sample.
+    """
+
+    def __init__(self, tokenizer, log_dir, every=500, prompt="\n",
+                 max_new_tokens=200):
+        super().__init__()
+        self.tokenizer = tokenizer
+        self.log_dir = log_dir
+        self.every = every
+        self.prompt = prompt
+        self.max_new_tokens = max_new_tokens
+        self.last_sample = None
+        self._writer = None
+
+    def _write_sample(self, step):
+        self.last_sample = generate_text(
+            self.model,
+            self.tokenizer,
+            self.prompt,
+            self.max_new_tokens,
+            temperature=0.8,
+            seed=step,
+        )
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        with self._writer.as_default():
+            # Markdown code block, so TensorBoard keeps line breaks.
+            tf.summary.text(
+                "sample", "```\n" + self.last_sample + "\n```", step=step
+            )
+        self._writer.flush()
+
+    def _step(self):
+        return int(self.model.optimizer.iterations.numpy())
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self._step()
+        if self.every and step % self.every == 0:
+            self._write_sample(step)
+
+    def on_train_end(self, logs=None):
+        self._write_sample(self._step())

@@ -1,0 +1,104 @@
+"""The run folder: what a training run writes, and the rules that keep it.
+
+    runs/NAME/
+      run.json          the settings that define the run
+      tokenizer.json    the tokenizer (and tokenizer.spm for subwords)
+      checkpoints/      epoch_001.keras, epoch_002.keras, ...
+      backup/           BackupAndRestore's state while a run is unfinished
+      logs/             TensorBoard logs and history.csv
+      model.keras       the trained model, written last
+
+Rerunning the command of an unfinished run resumes it; a folder that holds
+a different run, or something that is not a run, is never touched unless
+`overwrite=True` (and a non-run folder not even then).
+"""
+
+import json
+import os
+import shutil
+
+RUN_FILE = "run.json"
+MODEL_FILE = "model.keras"
+
+
+def run_path(run_dir, *parts):
+    return os.path.join(run_dir, *parts)
+
+
+def read_settings(run_dir):
+    """The settings stored in `run_dir`; `ValueError` if it is no run."""
+    path = run_path(run_dir, RUN_FILE)
+    if not os.path.isfile(path):
+        raise ValueError(f"{run_dir} is not a tfzoo run folder (no {RUN_FILE})")
+    with open(path) as f:
+        return json.load(f)
+
+
+def prepare_run_folder(run_dir, settings, overwrite=False):
+    """Checks `run_dir` against `settings`; returns what training should do.
+
+    Returns:
+        `"new"` (the folder is new or empty, or was cleared by `overwrite`),
+        `"resume"` (it holds an unfinished run with the same settings) or
+        `"complete"` (it holds a finished run with the same settings).
+
+    Raises:
+        ValueError: the folder holds a different run or is not a run folder.
+    """
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise ValueError(f"{run_dir} exists and is not a folder")
+    if not os.path.isdir(run_dir) or not os.listdir(run_dir):
+        _start(run_dir, settings)
+        return "new"
+    if not os.path.isfile(run_path(run_dir, RUN_FILE)):
+        raise ValueError(
+            f"{run_dir} is not empty and is not a tfzoo run folder; "
+            "choose another --out"
+        )
+    stored = read_settings(run_dir)
+    differences = sorted(
+        key
+        for key in set(stored) | set(settings)
+        if stored.get(key) != settings.get(key)
+    )
+    if differences and not overwrite:
+        raise ValueError(
+            f"{run_dir} holds a different run (it differs in "
+            f"{', '.join(differences)}); use --overwrite to replace it or "
+            "choose another --out"
+        )
+    if overwrite:
+        shutil.rmtree(run_dir)
+        _start(run_dir, settings)
+        return "new"
+    if os.path.isfile(run_path(run_dir, MODEL_FILE)):
+        return "complete"
+    return "resume"
+
+
+def _start(run_dir, settings):
+    os.makedirs(run_dir, exist_ok=True)
+    write_json_atomically(run_path(run_dir, RUN_FILE), settings)
+
+
+def write_json_atomically(path, value):
+    temporary = path + ".tmp"
+    with open(temporary, "w") as f:
+        json.dump(value, f, indent=1, ensure_ascii=False)
+    os.replace(temporary, path)
+
+
+def save_model_atomically(model, path):
+    """Saves a `.keras` file so that a crash never leaves half of one."""
+    temporary = path[: -len(".keras")] + ".partial.keras"
+    model.save(temporary)
+    os.replace(temporary, path)
+
+
+def backup_epoch(run_dir):
+    """The epoch a resumed run starts at, from BackupAndRestore's metadata."""
+    path = run_path(run_dir, "backup", "training_metadata.json")
+    if not os.path.isfile(path):
+        return 0
+    with open(path) as f:
+        return int(json.load(f)["epoch"])

@@ -1,0 +1,277 @@
+"""Train a language model with `model.fit`, from settings to a run folder."""
+
+import math
+import os
+
+import keras
+import keras_hub
+
+from tfzoo.data import (
+    count_windows,
+    evaluation_windows,
+    load_text_splits,
+    training_windows,
+)
+from tfzoo.models import build_model, get_preset
+from tfzoo.text import (
+    build_tokenizer,
+    encode,
+    load_tokenizer,
+    save_tokenizer,
+    tokenizer_kind,
+)
+from tfzoo.training.callbacks import BitsPerCharacter, TextSamples
+from tfzoo.training.optimizer import make_optimizer
+from tfzoo.training.run_folder import (
+    MODEL_FILE,
+    backup_epoch,
+    prepare_run_folder,
+    run_path,
+    save_model_atomically,
+)
+
+DEFAULT_PRESETS = {"gpt": "gpt-tiny", "lstm": "lstm-char"}
+
+
+def make_settings(
+    model="gpt",
+    preset=None,
+    data="tiny_shakespeare",
+    tokenizer="char",
+    vocabulary_size=None,
+    epochs=None,
+    steps=None,
+    steps_per_epoch=None,
+    batch_size=None,
+    learning_rate=None,
+    warmup_steps=None,
+    weight_decay=0.1,
+    clip_norm=1.0,
+    context_length=None,
+    dropout=None,
+    validation_fraction=0.1,
+    seed=1337,
+    jit_compile=True,
+):
+    """The settings of a run: the arguments, with the preset's defaults.
+
+    Everything here defines the run: rerunning with the same settings
+    resumes it, with different ones is refused.
+
+    Raises:
+        ValueError: an unknown model, preset or tokenizer, a preset of
+            another model family, or both `epochs` and `steps`.
+    """
+    if model not in DEFAULT_PRESETS:
+        raise ValueError(
+            f"unknown model {model!r}; choose one of: "
+            f"{', '.join(DEFAULT_PRESETS)}"
+        )
+    preset = preset or DEFAULT_PRESETS[model]
+    spec = get_preset(preset)
+    if spec["model"] != model:
+        raise ValueError(
+            f"preset {preset!r} is a {spec['model']} model, not {model}"
+        )
+    if tokenizer not in ("char", "subword"):
+        raise ValueError(
+            f"unknown tokenizer {tokenizer!r}; choose char or subword"
+        )
+    if epochs is not None and steps is not None:
+        raise ValueError("give --epochs or --steps, not both")
+    for name, value in (("epochs", epochs), ("steps", steps),
+                        ("steps_per_epoch", steps_per_epoch),
+                        ("batch_size", batch_size),
+                        ("context_length", context_length)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    training = spec["training"]
+    if tokenizer == "subword":
+        vocabulary_size = vocabulary_size or spec.get("vocabulary_size", 2000)
+    return {
+        "model": model,
+        "preset": preset,
+        "data": data,
+        "tokenizer": tokenizer,
+        "vocabulary_size": vocabulary_size if tokenizer == "subword" else None,
+        "epochs": epochs if steps is None else None,
+        "steps": steps,
+        "steps_per_epoch": steps_per_epoch,
+        "batch_size": batch_size or training["batch_size"],
+        "learning_rate": learning_rate or training["learning_rate"],
+        "warmup_steps": (
+            training["warmup_steps"] if warmup_steps is None else warmup_steps
+        ),
+        "weight_decay": weight_decay,
+        "clip_norm": clip_norm,
+        "context_length": (
+            context_length or spec["arguments"]["context_length"]
+        ),
+        "dropout": (
+            spec["arguments"].get("dropout", 0.0) if dropout is None
+            else dropout
+        ),
+        "validation_fraction": validation_fraction,
+        "seed": seed,
+        "jit_compile": jit_compile,
+    }
+
+
+def schedule(settings, num_train_tokens):
+    """`(epochs, steps_per_epoch)` of a run.
+
+    An epoch is one pass over the training tokens unless `steps_per_epoch`
+    is set. With `steps` the run is cut into whole epochs of (nearly) equal
+    length that add up to at least `steps`.
+    """
+    batches_per_pass = max(
+        1,
+        count_windows(num_train_tokens, settings["context_length"])
+        // settings["batch_size"],
+    )
+    steps_per_epoch = settings["steps_per_epoch"] or batches_per_pass
+    if settings["steps"] is None:
+        return settings["epochs"] or 1, steps_per_epoch
+    epochs = math.ceil(settings["steps"] / steps_per_epoch)
+    return epochs, math.ceil(settings["steps"] / epochs)
+
+
+def compile_model(model, settings=None, total_steps=1):
+    """Compiles for training (with `settings`) or for evaluation only."""
+    optimizer = "adam"
+    if settings is not None:
+        optimizer = make_optimizer(
+            settings["learning_rate"],
+            total_steps,
+            warmup_steps=settings["warmup_steps"],
+            weight_decay=settings["weight_decay"],
+            clip_norm=settings["clip_norm"],
+        )
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras_hub.metrics.Perplexity(from_logits=True,
+                                              name="perplexity")],
+        jit_compile=True if settings is None else settings["jit_compile"],
+    )
+
+
+def train(
+    settings,
+    run_dir,
+    data_dir=None,
+    overwrite=False,
+    sample_every=500,
+    log_every=50,
+    callbacks=(),
+    verbose="auto",
+):
+    """Trains the run that `settings` define into `run_dir`.
+
+    A new run starts from scratch; an unfinished one resumes from its last
+    backup; a finished one is left as it is.
+
+    Args:
+        settings: dict from `make_settings`.
+        run_dir: str, the run folder.
+        data_dir: str or None, where relative data paths and TFDS manual
+            downloads are looked up (default `$TFZOO_DATA_DIR`).
+        overwrite: bool, replace a different run in `run_dir`.
+        sample_every: int, steps between text samples in TensorBoard.
+        log_every: int, steps between TensorBoard scalar points.
+        callbacks: extra Keras callbacks.
+        verbose: `model.fit`'s verbosity.
+
+    Returns:
+        `(model, tokenizer, sample)`: the trained model, its tokenizer and a
+        text sample generated at the end (`None` for a finished run).
+
+    Example:
+    >>> settings = make_settings("gpt", "gpt-tiny", data="input.txt", steps=200)
+    >>> model, tokenizer, sample = train(settings, "runs/tiny")
+    """
+    state = prepare_run_folder(run_dir, settings, overwrite)
+    if state == "complete":
+        print(f"{run_dir} is already complete ({MODEL_FILE} exists); "
+              "use --overwrite to train it again.")
+        model = keras.saving.load_model(run_path(run_dir, MODEL_FILE))
+        return model, load_tokenizer(run_dir), None
+
+    keras.utils.set_random_seed(settings["seed"])
+    train_text, validation_text = load_text_splits(
+        settings["data"], data_dir, settings["validation_fraction"]
+    )
+    if os.path.isfile(run_path(run_dir, "tokenizer.json")):
+        tokenizer = load_tokenizer(run_dir)
+    else:
+        tokenizer = build_tokenizer(
+            settings["tokenizer"], train_text, settings["vocabulary_size"]
+        )
+        save_tokenizer(tokenizer, run_dir)
+    train_ids = encode(tokenizer, train_text)
+    validation_ids = encode(tokenizer, validation_text)
+
+    context_length = settings["context_length"]
+    batch_size = settings["batch_size"]
+    epochs, steps_per_epoch = schedule(settings, len(train_ids))
+    first_epoch = backup_epoch(run_dir)
+    train_data = training_windows(
+        train_ids,
+        context_length,
+        batch_size,
+        steps_per_epoch,
+        seed=settings["seed"],
+        first_epoch=first_epoch,
+    )
+    validation_data = evaluation_windows(
+        validation_ids, context_length, batch_size
+    )
+
+    model = build_model(
+        settings["preset"],
+        tokenizer.vocabulary_size(),
+        context_length=context_length,
+        dropout=settings["dropout"],
+    )
+    compile_model(model, settings, total_steps=epochs * steps_per_epoch)
+    print(
+        f"{settings['preset']}: {model.count_params():,} parameters, "
+        f"{tokenizer_kind(tokenizer)} vocabulary of "
+        f"{tokenizer.vocabulary_size()} tokens. "
+        f"Data: {len(train_ids):,} training and {len(validation_ids):,} "
+        f"validation tokens. {epochs} epochs x {steps_per_epoch} steps of "
+        f"{batch_size} x {context_length} tokens."
+    )
+    if first_epoch:
+        print(f"Resuming {run_dir} at epoch {first_epoch + 1}.")
+
+    samples = TextSamples(
+        tokenizer, run_path(run_dir, "logs", "samples"), every=sample_every
+    )
+    fit_callbacks = [
+        keras.callbacks.BackupAndRestore(run_path(run_dir, "backup")),
+        *([BitsPerCharacter()] if settings["tokenizer"] == "char" else []),
+        samples,
+        keras.callbacks.CSVLogger(
+            run_path(run_dir, "logs", "history.csv"), append=True
+        ),
+        keras.callbacks.TensorBoard(
+            run_path(run_dir, "logs"), update_freq=log_every
+        ),
+        keras.callbacks.ModelCheckpoint(
+            run_path(run_dir, "checkpoints", "epoch_{epoch:03d}.keras")
+        ),
+        *callbacks,
+    ]
+    os.makedirs(run_path(run_dir, "checkpoints"), exist_ok=True)
+    model.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=fit_callbacks,
+        shuffle=False,  # the pipeline shuffles
+        verbose=verbose,
+    )
+    save_model_atomically(model, run_path(run_dir, MODEL_FILE))
+    return model, tokenizer, samples.last_sample
