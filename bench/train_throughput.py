@@ -61,7 +61,7 @@ def training_tokens_per_second(model, batch_size, context_length, steps,
     data = tf.data.Dataset.from_tensors((ids[:, :-1], ids[:, 1:])).repeat()
     timer = EpochTimer()
     model.fit(data, steps_per_epoch=steps, epochs=2, callbacks=[timer],
-              verbose=0)
+              shuffle=False, verbose=0)
     return batch_size * context_length * steps / timer.seconds
 
 

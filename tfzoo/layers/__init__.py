@@ -2,6 +2,11 @@
 
 from tfzoo.layers.causal_self_attention import CausalSelfAttention
 from tfzoo.layers.positional_embedding import PositionalEmbedding
-from tfzoo.layers.transformer_block import TransformerBlock
+from tfzoo.layers.transformer_block import TransformerBlock, gelu_approximate
 
-__all__ = ["CausalSelfAttention", "PositionalEmbedding", "TransformerBlock"]
+__all__ = [
+    "CausalSelfAttention",
+    "PositionalEmbedding",
+    "TransformerBlock",
+    "gelu_approximate",
+]

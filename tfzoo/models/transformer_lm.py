@@ -2,12 +2,19 @@
 
 import keras
 
-from tfzoo.layers import PositionalEmbedding, TransformerBlock
+from tfzoo.layers import (
+    PositionalEmbedding,
+    TransformerBlock,
+    gelu_approximate,
+)
 
 
 @keras.saving.register_keras_serializable(package="tfzoo")
 class TransformerLM(keras.Model):
     """GPT: token and position embeddings, causal blocks, a vocabulary head.
+
+    As in GPT-2: pre-LayerNorm blocks with a tanh-approximated GELU, weights
+    initialized from N(0, 0.02).
 
     The model maps token ids of shape `(batch, length)` to next-token logits
     of shape `(batch, length, vocabulary_size)`, in float32 whatever the
@@ -83,6 +90,7 @@ class TransformerLM(keras.Model):
                 dropout=dropout,
                 causal=True,
                 norm_first=True,
+                activation=gelu_approximate,
                 layer_norm_epsilon=layer_norm_epsilon,
                 use_bias=use_bias,
                 kernel_initializer=initializer,

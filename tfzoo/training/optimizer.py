@@ -26,7 +26,7 @@ def warmup_cosine_schedule(
 
 def make_optimizer(
     learning_rate,
-    total_steps,
+    total_steps=None,
     warmup_steps=100,
     weight_decay=0.1,
     clip_norm=1.0,
@@ -37,7 +37,8 @@ def make_optimizer(
 
     Args:
         learning_rate: float, the peak learning rate.
-        total_steps: int, the length of the schedule.
+        total_steps: int, the length of the schedule; `None` for a constant
+            learning rate that a callback may change.
         warmup_steps: int, steps of linear warmup.
         weight_decay: float, decoupled weight decay of the kernels.
         clip_norm: float, the global gradient norm is clipped to this.
@@ -50,10 +51,12 @@ def make_optimizer(
     >>> float(optimizer.learning_rate)  # step 0 of the warmup
     0.0
     """
-    optimizer = keras.optimizers.AdamW(
-        learning_rate=warmup_cosine_schedule(
+    if total_steps is not None:
+        learning_rate = warmup_cosine_schedule(
             learning_rate, total_steps, warmup_steps, min_ratio
-        ),
+        )
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=learning_rate,
         weight_decay=weight_decay,
         beta_1=0.9,
         beta_2=beta_2,
