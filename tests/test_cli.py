@@ -12,7 +12,7 @@ from tfzoo.cli import main
 
 # Small and quick: gpt-tiny's shape with a short context.
 QUICK = ["--context-length", "32", "--batch-size", "8", "--sample-every",
-         "0", "--log-every", "5"]
+         "0"]
 
 
 class Crash(Exception):
@@ -27,6 +27,17 @@ class CrashAtStep(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if int(self.model.optimizer.iterations.numpy()) == self.step:
             raise Crash(f"simulated crash at step {self.step}")
+
+
+def tensorboard_tags(folder):
+    import tensorflow as tf
+
+    tags = set()
+    for name in os.listdir(folder):
+        for event in tf.compat.v1.train.summary_iterator(
+                os.path.join(folder, name)):
+            tags.update(value.tag for value in event.summary.value)
+    return tags
 
 
 def history_rows(run):
@@ -51,7 +62,13 @@ def test_train_then_eval(tmp_path, text_file, capsys):
     assert float(rows[1]["val_loss"]) < float(rows[0]["val_loss"]) < 4.0
     assert {"perplexity", "val_perplexity", "val_bits_per_character"} <= set(
         rows[0])
-    assert os.listdir(os.path.join(run, "logs", "train"))
+    logs = os.path.join(run, "logs")
+    assert {"epoch_loss", "epoch_perplexity", "epoch_learning_rate",
+            "epoch_bits_per_character"} <= tensorboard_tags(
+                os.path.join(logs, "train"))
+    assert {"epoch_loss", "epoch_perplexity"} <= tensorboard_tags(
+        os.path.join(logs, "validation"))
+    assert "sample" in tensorboard_tags(os.path.join(logs, "samples"))
 
     assert main(["eval", "--run", run]) == 0
     line = capsys.readouterr().out.strip()
@@ -91,7 +108,7 @@ def test_resume_after_a_crash(tmp_path, text_file, capsys):
                              context_length=32, batch_size=8,
                              jit_compile=False)
     with pytest.raises(Crash):
-        train(settings, run, sample_every=0, log_every=5,
+        train(settings, run, sample_every=0,
               callbacks=[CrashAtStep(14)])  # in the third epoch
     assert os.path.isfile(os.path.join(run, "backup", "latest.weights.h5"))
     assert not os.path.exists(os.path.join(run, "model.keras"))

@@ -92,8 +92,6 @@ def _train_parser(subparsers):
     parser.add_argument("--sample-every", type=int, default=500,
                         help="steps between text samples in TensorBoard "
                         "(0: only at the end)")
-    parser.add_argument("--log-every", type=_positive_int, default=50,
-                        help="steps between TensorBoard points")
     parser.add_argument("--out", required=True, help="the run folder")
     parser.add_argument(
         "--overwrite", action="store_true",
@@ -148,7 +146,6 @@ def _train(args):
         data_dir=args.data_dir,
         overwrite=args.overwrite,
         sample_every=args.sample_every,
-        log_every=args.log_every,
     )
     if sample is not None:
         print(f"\nModel saved to {os.path.join(args.out, 'model.keras')}. "

@@ -162,7 +162,6 @@ def train(
     data_dir=None,
     overwrite=False,
     sample_every=500,
-    log_every=50,
     callbacks=(),
     verbose="auto",
 ):
@@ -178,7 +177,6 @@ def train(
             downloads are looked up (default `$TFZOO_DATA_DIR`).
         overwrite: bool, replace a different run in `run_dir`.
         sample_every: int, steps between text samples in TensorBoard.
-        log_every: int, steps between TensorBoard scalar points.
         callbacks: extra Keras callbacks.
         verbose: `model.fit`'s verbosity.
 
@@ -255,9 +253,9 @@ def train(
         keras.callbacks.CSVLogger(
             run_path(run_dir, "logs", "history.csv"), append=True
         ),
-        keras.callbacks.TensorBoard(
-            run_path(run_dir, "logs"), update_freq=log_every
-        ),
+        # Epoch scalars only: with a step-count update_freq, Keras 3's
+        # TensorBoard callback writes no epoch metrics or learning rate.
+        keras.callbacks.TensorBoard(run_path(run_dir, "logs")),
         keras.callbacks.ModelCheckpoint(
             run_path(run_dir, "checkpoints", "epoch_{epoch:03d}.keras")
         ),
