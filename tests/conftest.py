@@ -46,3 +46,18 @@ def shared_data_dir():
         pytest.fail(f"Tiny Shakespeare not found under {directory}; set "
                     "TFZOO_DATA_DIR to the shared data folder")
     return directory
+
+
+def make_run(run_dir, model, tokenizer):
+    """A finished run folder holding `model` (untrained is fine) and
+    `tokenizer`, for tests of what reads runs: generate, export."""
+    from tfzoo.text import save_tokenizer
+    from tfzoo.training.run_folder import (
+        MODEL_FILE, save_model_atomically, write_json_atomically)
+
+    os.makedirs(run_dir)
+    write_json_atomically(os.path.join(run_dir, "run.json"),
+                          {"made_by": "tests"})
+    save_tokenizer(tokenizer, run_dir)
+    save_model_atomically(model, os.path.join(run_dir, MODEL_FILE))
+    return str(run_dir)

@@ -178,3 +178,87 @@ def test_console_script_reports_errors_and_help(tmp_path):
     result = subprocess.run([*tfzoo, "train", "--help"], capture_output=True,
                             text=True, env=env)
     assert result.returncode == 0 and "--preset" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """A run folder with an untrained small GPT and a character tokenizer."""
+    from tfzoo.models import TransformerLM
+    from tfzoo.text import CharTokenizer
+
+    from tests.conftest import make_run, make_text
+
+    keras.utils.set_random_seed(0)
+    tokenizer = CharTokenizer.from_text(make_text())
+    model = TransformerLM(tokenizer.vocabulary_size(), 32, num_layers=1,
+                          num_heads=2, hidden_dim=16)
+    return make_run(tmp_path_factory.mktemp("cli") / "run", model, tokenizer)
+
+
+def test_generate_prints_each_prompt_with_its_continuation(small_run, capsys):
+    assert main(["generate", "--run", small_run, "The king", "Stars",
+                 "--max-new-tokens", "12", "--seed", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    texts = [line for line in out if not line.startswith("---")]
+    assert texts[0].startswith("The king") and texts[1].startswith("Stars")
+    assert len(out) >= 3  # a separator between the texts
+
+
+def test_generate_greedy_is_repeatable_and_reports_cut_prompts(small_run,
+                                                              capsys):
+    long_prompt = "The king and queen " * 5
+    for _ in range(2):
+        assert main(["generate", "--run", small_run, long_prompt,
+                     "--max-new-tokens", "10", "--temperature", "0"]) == 0
+    captured = capsys.readouterr()
+    outputs = [line for line in captured.out.splitlines() if line]
+    assert outputs[0] == outputs[1]
+    assert captured.out.count(long_prompt) == 2
+    assert "prompt 1 has 95 tokens; the model saw its last 22" in captured.err
+
+
+def test_generate_takes_bytes_that_are_not_utf8(small_run, capsys):
+    assert main(["generate", "--run", small_run, "The \udcff king",
+                 "--max-new-tokens", "5"]) == 0
+    assert "The \ufffd king" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["", "--max-new-tokens", "5"], "prompt 1 is empty"),
+        (["The", "--max-new-tokens", "0"], "max_new_tokens must be from 1"),
+        (["The", "--max-new-tokens", "32"], "max_new_tokens must be from 1"),
+        (["The", "--top-p", "0"], "top_p must be in (0, 1]"),
+        (["The", "--top-p", "1.5"], "top_p must be in (0, 1]"),
+        (["The", "--end-token", "ab"], "--end-token must be one token"),
+    ],
+)
+def test_generate_bad_input_is_one_line_error(small_run, capsys, arguments,
+                                             message):
+    assert main(["generate", "--run", small_run, *arguments]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tfzoo: error: ") and message in err
+    assert len(err.splitlines()) == 1
+
+
+def test_export_writes_next_version_and_refuses_bad_names(small_run, tmp_path,
+                                                          capsys):
+    base = str(tmp_path / "saved_models")
+    for version in ("1", "2"):
+        assert main(["export", "--run", small_run, "--name", "tiny",
+                     "--base-dir", base, "--no-xla"]) == 0
+        assert capsys.readouterr().out.strip().endswith(
+            os.path.join(base, "tiny", version))
+    assert main(["export", "--run", small_run, "--name", "../up",
+                 "--base-dir", base]) == 1
+    assert "invalid model name" in capsys.readouterr().err
+    open(os.path.join(base, "file"), "w").close()
+    assert main(["export", "--run", small_run, "--name", "file",
+                 "--base-dir", base]) == 1
+    assert "is not a folder" in capsys.readouterr().err
+    assert main(["export", "--run", str(tmp_path / "nothing"), "--name", "x",
+                 "--base-dir", base]) == 1
+    assert "not a tfzoo run folder" in capsys.readouterr().err
+    assert sorted(os.listdir(base)) == ["file", "tiny"]
+    assert sorted(os.listdir(os.path.join(base, "tiny"))) == ["1", "2"]

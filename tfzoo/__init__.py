@@ -1,8 +1,20 @@
 """tfzoo: language models for Keras 3 and TensorFlow.
 
 Layers live in `tfzoo.layers`, models in `tfzoo.models`, tokenizers in
-`tfzoo.text`, input pipelines in `tfzoo.data` and the training loop in
-`tfzoo.training`; `tfzoo.cli` is the `tfzoo` command.
+`tfzoo.text`, input pipelines in `tfzoo.data`, the training loop in
+`tfzoo.training`, text generation in `tfzoo.generation` (also as
+`tfzoo.generate`), SavedModel export in `tfzoo.export`; `tfzoo.cli` is the
+`tfzoo` command.
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # `tfzoo.generate` without importing TensorFlow on `import tfzoo`, so
+    # that `tfzoo --help` stays quick.
+    if name == "generate":
+        from tfzoo.generation import generate
+
+        return generate
+    raise AttributeError(f"module 'tfzoo' has no attribute {name!r}")

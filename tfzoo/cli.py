@@ -1,8 +1,10 @@
-"""The `tfzoo` command: train and evaluate language models.
+"""The `tfzoo` command: train, evaluate, sample from and export models.
 
     tfzoo train --model gpt --preset gpt-tiny --data tiny_shakespeare \\
         --steps 500 --out runs/tiny
     tfzoo eval --run runs/tiny
+    tfzoo generate --run runs/tiny "ROMEO:" "JULIET:"
+    tfzoo export --run runs/tiny --name shakespeare
 
 Run `tfzoo COMMAND --help` for every option.
 """
@@ -24,6 +26,16 @@ def _positive_int(text):
     return value
 
 
+def _subcommand(subparsers, name, help, description):
+    """A `tfzoo NAME` parser whose --help shows each option's default."""
+    return subparsers.add_parser(
+        name,
+        help=help,
+        description=description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+
+
 def _add_data_arguments(parser):
     parser.add_argument(
         "--data-dir",
@@ -35,12 +47,12 @@ def _add_data_arguments(parser):
 def _train_parser(subparsers):
     from tfzoo.models import PRESETS  # light: no TensorFlow import
 
-    parser = subparsers.add_parser(
+    parser = _subcommand(
+        subparsers,
         "train",
         help="train a language model",
         description="Train a GPT or LSTM language model with model.fit. "
         "Rerunning the same command resumes an interrupted run.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--model", choices=["gpt", "lstm"], default="gpt")
     parser.add_argument(
@@ -101,12 +113,12 @@ def _train_parser(subparsers):
 
 
 def _eval_parser(subparsers):
-    parser = subparsers.add_parser(
+    parser = _subcommand(
+        subparsers,
         "eval",
         help="evaluate a trained run",
         description="Print loss, perplexity (and bits per character for "
         "character models) of a run's model on a split of its data.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--run", required=True, help="the run folder")
     parser.add_argument("--data", help="default: the run's training data")
@@ -115,6 +127,141 @@ def _eval_parser(subparsers):
                         default="validation")
     parser.add_argument("--batch-size", type=_positive_int)
     parser.set_defaults(command=_eval)
+
+
+def _generate_parser(subparsers):
+    parser = _subcommand(
+        subparsers,
+        "generate",
+        help="continue prompts with a trained run's model",
+        description="Continue each prompt with the run's model (one batch, "
+        "key/value cache, compiled loop). A prompt longer than the context "
+        "less --max-new-tokens keeps its most recent tokens.",
+    )
+    parser.add_argument("--run", required=True, help="the run folder")
+    parser.add_argument("prompts", nargs="+", metavar="PROMPT",
+                        help="text to continue (quote it)")
+    parser.add_argument("--max-new-tokens", type=int,
+                        help="from 1 to the context length less 1 "
+                        "(default: half the context)")
+    parser.add_argument("--temperature", type=float, default=0.8,
+                        help="0 or less: greedy decoding")
+    parser.add_argument("--top-k", type=int, default=0,
+                        help="sample among the k most likely tokens (0: all)")
+    parser.add_argument("--top-p", type=float, default=1.0,
+                        help="sample within the nucleus of this mass, (0, 1]")
+    parser.add_argument("--seed", type=int, help="default: random")
+    _add_end_token_argument(parser)
+    parser.add_argument("--no-cache", action="store_true",
+                        help="re-run the whole model at every step (slow; "
+                        "for comparison)")
+    parser.add_argument("--no-xla", action="store_true",
+                        help="do not compile the decoding loop with XLA")
+    parser.set_defaults(command=_generate)
+
+
+def _export_parser(subparsers):
+    parser = _subcommand(
+        subparsers,
+        "export",
+        help="export a run as a SavedModel for TF Serving",
+        description="Write the run's model, tokenizer and decoder as "
+        "BASE_DIR/NAME/VERSION/, the next free version; existing versions "
+        "are never touched. Signatures: serving_default (prompt -> text) "
+        "and score (text -> log_likelihood, token_count).",
+    )
+    parser.add_argument("--run", required=True, help="the run folder")
+    parser.add_argument("--name", required=True,
+                        help="model name, the folder under --base-dir")
+    parser.add_argument("--base-dir", default="saved_models",
+                        help="TF Serving's model base folder")
+    _add_end_token_argument(parser)
+    parser.add_argument(
+        "--no-xla", action="store_true",
+        help="export a plain graph: slower, but needs no XLA in the server "
+        "(with XLA, TF Serving on CPU needs --xla_cpu_compilation_enabled)",
+    )
+    parser.set_defaults(command=_export)
+
+
+def _add_end_token_argument(parser):
+    parser.add_argument(
+        "--end-token",
+        help="stop a text after this token (one token; backslash escapes "
+        "such as \\n are read)",
+    )
+
+
+def _end_token_id(tokenizer, text):
+    """The id of `--end-token`, which must be exactly one token."""
+    if text is None:
+        return None
+    if "\\" in text:
+        text = text.encode("latin-1", "backslashreplace").decode(
+            "unicode_escape")
+    from tfzoo.text import encode
+
+    ids = encode(tokenizer, text)
+    if len(ids) != 1:
+        raise ValueError(
+            f"--end-token must be one token of the run's tokenizer; "
+            f"{text!r} is {len(ids)}"
+        )
+    return int(ids[0])
+
+
+def _generate(args):
+    from tfzoo.generation import generate
+    from tfzoo.text import encode
+    from tfzoo.training import load_run
+
+    model, tokenizer, _ = load_run(args.run)
+    end_token_id = _end_token_id(tokenizer, args.end_token)
+    max_new_tokens = args.max_new_tokens
+    if max_new_tokens is None:
+        max_new_tokens = model.context_length // 2
+    room = model.context_length - max_new_tokens
+    # Bytes that are not UTF-8 reach Python as surrogates; make them U+FFFD.
+    prompts = [
+        p.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        for p in args.prompts
+    ]
+    continuations = generate(
+        model,
+        tokenizer,
+        prompts,
+        max_new_tokens=max_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        end_token_id=end_token_id,
+        use_cache=not args.no_cache,
+        jit_compile=not args.no_xla,
+    )
+    for i, (prompt, text) in enumerate(zip(prompts, continuations)):
+        length = len(encode(tokenizer, prompt))
+        if length > room:
+            print(f"{PROGRAM}: note: prompt {i + 1} has {length} tokens; "
+                  f"the model saw its last {room}", file=sys.stderr)
+        if i:
+            print("-" * 40)
+        print(prompt + text)
+
+
+def _export(args):
+    from tfzoo.export import export_run
+    from tfzoo.training import load_run
+
+    _, tokenizer, _ = load_run(args.run)
+    path = export_run(
+        args.run,
+        args.name,
+        base_dir=args.base_dir,
+        jit_compile=not args.no_xla,
+        end_token_id=_end_token_id(tokenizer, args.end_token),
+    )
+    print(f"Exported {args.run} to {path}")
 
 
 def _train(args):
@@ -172,12 +319,14 @@ def _eval(args):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
-        description="tfzoo: Keras 3 language models (GPT, LSTM) trained "
-        "with model.fit.",
+        description="tfzoo: Keras 3 language models (GPT, LSTM): train with "
+        "model.fit, evaluate, generate, export for TF Serving.",
     )
     subparsers = parser.add_subparsers(title="commands", required=True)
     _train_parser(subparsers)
     _eval_parser(subparsers)
+    _generate_parser(subparsers)
+    _export_parser(subparsers)
     return parser
 
 

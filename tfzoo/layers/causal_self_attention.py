@@ -17,11 +17,12 @@ class CausalSelfAttention(keras.layers.Layer):
     further hides padded keys.
 
     The cache path serves step-by-step decoding: pass `cache`, a tensor of
-    shape `(batch, 2, max_length, num_heads, head_dim)` holding the keys and
-    values of earlier positions, and `cache_index`, the position of the first
-    element of `inputs`. The layer writes the new keys and values into the
-    cache at `cache_index`, attends over every position up to the query's own,
-    and returns `(outputs, updated_cache)`.
+    shape `(batch, 2, max_length, num_heads, head_dim)` holding the keys
+    (`cache[:, 0]`) and values (`cache[:, 1]`) of earlier positions, and
+    `cache_index`, the position of the first element of `inputs`. The layer
+    writes the new keys and values into the cache at `cache_index`, attends
+    over every position up to the query's own, and returns
+    `(outputs, updated_cache)`.
 
     Args:
         num_heads: int. Number of attention heads; must divide the width.
@@ -117,12 +118,10 @@ class CausalSelfAttention(keras.layers.Layer):
                 raise ValueError("The key/value cache needs causal=True.")
             if cache_index is None:
                 raise ValueError("Pass cache_index together with cache.")
-            start = (0, cache_index, 0, 0)
-            key = ops.slice_update(cache[:, 0], start, ops.cast(key, cache.dtype))
-            value = ops.slice_update(
-                cache[:, 1], start, ops.cast(value, cache.dtype)
+            cache = _write_cache(
+                cache, ops.stack([key, value], axis=1), cache_index
             )
-            cache = ops.stack([key, value], axis=1)
+            key, value = cache[:, 0], cache[:, 1]
             # Query i (at position cache_index + i) sees keys at positions
             # <= cache_index + i; later cache slots are empty or stale.
             query_positions = cache_index + ops.arange(ops.shape(query)[1])
@@ -163,3 +162,22 @@ class CausalSelfAttention(keras.layers.Layer):
             }
         )
         return config
+
+
+def _write_cache(cache, new, index):
+    """Writes `new`, `(batch, 2, length, heads, head_dim)`, into `cache` at
+    positions `index, ..., index + length - 1`.
+
+    A scatter rather than `ops.slice_update`: in TensorFlow the latter is an
+    XLA-only op, which TF Serving's CPU build cannot run without XLA, while
+    a scatter is an ordinary op that XLA still updates in place.
+    """
+    batch, length = ops.shape(new)[0], ops.shape(new)[2]
+    grid = (batch, 2, length)
+    batch_index = ops.broadcast_to(ops.arange(batch)[:, None, None], grid)
+    key_or_value = ops.broadcast_to(ops.arange(2)[None, :, None], grid)
+    position = ops.broadcast_to(
+        (ops.arange(length) + ops.cast(index, "int32"))[None, None, :], grid
+    )
+    indices = ops.stack([batch_index, key_or_value, position], axis=-1)
+    return ops.scatter_update(cache, indices, ops.cast(new, cache.dtype))

@@ -1,6 +1,7 @@
 """An LSTM language model, the baseline of the Transformer."""
 
 import keras
+from keras import ops
 
 
 @keras.saving.register_keras_serializable(package="tfzoo")
@@ -45,7 +46,11 @@ class LSTMLM(keras.Model):
         )
         self.lstm_layers = [
             keras.layers.LSTM(
-                hidden_dim, return_sequences=True, dtype=dtype, name=f"lstm_{i}"
+                hidden_dim,
+                return_sequences=True,
+                return_state=True,
+                dtype=dtype,
+                name=f"lstm_{i}",
             )
             for i in range(num_layers)
         ]
@@ -58,7 +63,8 @@ class LSTMLM(keras.Model):
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         x = self.dropout_layer(self.embedding(token_ids))
         for lstm in self.lstm_layers:
-            x = self.dropout_layer(lstm(x))
+            x, _, _ = lstm(x)  # the sequence; the final states serve decoding
+            x = self.dropout_layer(x)
         logits = self.head(x)
         super().__init__(inputs=token_ids, outputs=logits, dtype=dtype, **kwargs)
 
@@ -69,6 +75,37 @@ class LSTMLM(keras.Model):
         self.hidden_dim = hidden_dim
         self.num_layers = num_layers
         self.dropout = dropout
+
+    # === Cached decoding ===
+
+    def initial_cache(self, batch_size, max_length=None):
+        """Zero LSTM states, `(batch_size, num_layers, 2, hidden_dim)`.
+
+        An LSTM's whole memory of the prefix is its state `(h, c)`; carrying
+        it from call to call plays the part of a Transformer's key/value
+        cache. `max_length` is accepted so both models are called alike.
+        """
+        shape = (batch_size, self.num_layers, 2, self.hidden_dim)
+        return ops.zeros(shape, dtype=self.compute_dtype)
+
+    def call_with_cache(self, token_ids, cache, cache_update_index=None):
+        """Continues from the states in `cache` over `token_ids`.
+
+        Args:
+            token_ids: int tensor `(batch, length)`.
+            cache: states from `initial_cache` (or an earlier call).
+            cache_update_index: unused; an LSTM's state has no positions.
+
+        Returns:
+            `(logits, cache)`: float32 logits `(batch, length, vocabulary)`
+            and the states after the last token.
+        """
+        x = self.embedding(token_ids)
+        states = []
+        for i, lstm in enumerate(self.lstm_layers):
+            x, h, c = lstm(x, initial_state=[cache[:, i, 0], cache[:, i, 1]])
+            states.append(ops.stack([h, c], axis=1))
+        return self.head(x), ops.stack(states, axis=1)
 
     def get_config(self):
         return {

@@ -1,6 +1,7 @@
 """A GPT-style Transformer language model."""
 
 import keras
+from keras import ops
 
 from tfzoo.layers import (
     PositionalEmbedding,
@@ -125,6 +126,50 @@ class TransformerLM(keras.Model):
         self.positional_embedding = positional_embedding
         self.use_bias = use_bias
         self.layer_norm_epsilon = layer_norm_epsilon
+
+    # === Cached decoding ===
+
+    def initial_cache(self, batch_size, max_length):
+        """An empty key/value cache for `call_with_cache`.
+
+        Shape `(batch_size, num_layers, 2, max_length, num_heads, head_dim)`:
+        for every block, the keys and values of each position seen so far.
+        """
+        head_dim = self.hidden_dim // self.num_heads
+        shape = (batch_size, 2, max_length, self.num_heads, head_dim)
+        return [
+            ops.zeros(shape, dtype=self.compute_dtype)
+            for _ in range(self.num_layers)
+        ]
+
+    def call_with_cache(self, token_ids, cache, cache_update_index):
+        """Runs `token_ids` at positions `cache_update_index, ...`.
+
+        The tokens attend to themselves and to the earlier positions held in
+        `cache`; their own keys and values are written into it. One call over
+        a prompt fills the cache (the "prefill"); then each call over a single
+        new token costs one position instead of the whole sequence.
+
+        Args:
+            token_ids: int tensor `(batch, length)`.
+            cache: tensor from `initial_cache` (or an earlier call).
+            cache_update_index: int (or scalar tensor), the position of
+                `token_ids[:, 0]`.
+
+        Returns:
+            `(logits, cache)`: float32 logits `(batch, length, vocabulary)`
+            and the updated cache.
+        """
+        x = self.token_embedding(token_ids)
+        x = x + self.position_embedding(x, start_index=cache_update_index)
+        layer_caches = []
+        for i, block in enumerate(self.blocks):
+            x, layer_cache = block(
+                x, cache=cache[i], cache_index=cache_update_index
+            )
+            layer_caches.append(layer_cache)
+        logits = self.token_embedding(self.final_norm(x), reverse=True)
+        return logits, layer_caches
 
     def get_config(self):
         return {

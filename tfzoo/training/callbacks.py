@@ -5,7 +5,7 @@ import math
 import keras
 import tensorflow as tf
 
-from tfzoo.generate import generate_text
+from tfzoo.generation import generate
 
 
 class BitsPerCharacter(keras.callbacks.Callback):
@@ -49,14 +49,21 @@ class TextSamples(keras.callbacks.Callback):
         self._writer = None
 
     def _write_sample(self, step):
-        self.last_sample = generate_text(
-            self.model,
-            self.tokenizer,
-            self.prompt,
-            self.max_new_tokens,
-            temperature=0.8,
-            seed=step,
-        )
+        # A sample may be longer than the context: continue the text in
+        # chunks, each seeing the most recent tokens that fit.
+        text, sample = self.prompt, ""
+        chunk = max(1, self.model.context_length // 2)
+        for start in range(0, self.max_new_tokens, chunk):
+            new = generate(
+                self.model,
+                self.tokenizer,
+                text,
+                max_new_tokens=min(chunk, self.max_new_tokens - start),
+                temperature=0.8,
+                seed=step + start,
+            )
+            text, sample = text + new, sample + new
+        self.last_sample = sample
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self.log_dir)
         with self._writer.as_default():

@@ -1,0 +1,118 @@
+"""Export a trained run as a versioned SavedModel for TF Serving.
+
+    saved_models/NAME/
+      1/                 saved_model.pb, variables/, assets/
+      2/
+      ...
+
+TF Serving serves the highest integer version of a model folder. An export
+takes the next free number, is written to a hidden temporary folder and
+renamed into place, so a crash never leaves half a version and an existing
+version is never overwritten.
+"""
+
+import json
+import os
+import re
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+from tfzoo.generation import TextGenerator
+from tfzoo.training.evaluate import load_run
+
+DEFAULT_BASE_DIR = "saved_models"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def next_version(model_dir):
+    """1 + the highest integer version folder in `model_dir` (1 if none)."""
+    if not os.path.isdir(model_dir):
+        return 1
+    versions = [int(n) for n in os.listdir(model_dir) if n.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def export_run(run_dir, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
+               end_token_id=None):
+    """Writes the run's model as `base_dir/name/<next version>/`.
+
+    Signatures (all inputs and outputs are batched along the first axis):
+
+    - `serving_default`: `prompt` (string) and the optional scalars
+      `max_new_tokens` (int32, default 100), `temperature` (float32,
+      default 1.0), `top_k` (int32, 0), `top_p` (float32, 1.0), `seed`
+      (int64, -1: random) -> `text` (string), the continuation.
+    - `score`: `text` (string) -> `log_likelihood` (float32) and
+      `token_count` (int32).
+
+    Args:
+        run_dir: str, a finished run folder.
+        name: str, the model's name under `base_dir` (letters, digits,
+            `.`, `_`, `-`).
+        base_dir: str, the TF Serving model base folder.
+        jit_compile: bool. Compile the decoding loop with XLA (default):
+            several times faster, but TF Serving on CPU then needs its flag
+            `--xla_cpu_compilation_enabled=true`. `False` gives a plain graph
+            that any TensorFlow runtime runs.
+        end_token_id: int or None, an id that ends generation.
+
+    Returns:
+        The path of the new version folder.
+
+    Example:
+    >>> export_run("runs/tiny", "shakespeare")
+    'saved_models/shakespeare/1'
+    """
+    if not _NAME.match(name):
+        raise ValueError(
+            f"invalid model name {name!r}: use letters, digits, '.', '_' "
+            "and '-', starting with a letter or digit"
+        )
+    model, tokenizer, settings = load_run(run_dir)
+    model_dir = os.path.join(base_dir, name)
+    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise ValueError(f"{model_dir} exists and is not a folder")
+    os.makedirs(model_dir, exist_ok=True)
+
+    version = next_version(model_dir)
+    temporary = tempfile.mkdtemp(prefix=f".partial-{version}-", dir=model_dir)
+    os.chmod(temporary, 0o755)  # mkdtemp's 0700 would hide it from a server
+    try:
+        generator = TextGenerator(
+            model, tokenizer, jit_compile=jit_compile,
+            end_token_id=end_token_id,
+        )
+        tf.saved_model.save(
+            generator,
+            temporary,
+            signatures={
+                "serving_default": generator.generate,
+                "score": generator.score,
+            },
+        )
+        _write_export_info(temporary, run_dir, settings, jit_compile)
+        final = os.path.join(model_dir, str(version))
+        try:
+            os.rename(temporary, final)  # fails if `final` appeared meanwhile
+        except OSError as error:
+            raise ValueError(
+                f"{final} appeared while exporting; nothing was overwritten, "
+                "export again"
+            ) from error
+    finally:
+        if os.path.isdir(temporary):
+            shutil.rmtree(temporary)
+    return final
+
+
+def _write_export_info(export_dir, run_dir, settings, jit_compile):
+    """`assets.extra/tfzoo.json`: where the export came from (TF Serving
+    ignores this folder)."""
+    folder = os.path.join(export_dir, "assets.extra")
+    os.makedirs(folder, exist_ok=True)
+    info = {"run": os.path.abspath(run_dir), "settings": settings,
+            "jit_compile": jit_compile}
+    with open(os.path.join(folder, "tfzoo.json"), "w") as f:
+        json.dump(info, f, indent=1, ensure_ascii=False)

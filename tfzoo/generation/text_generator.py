@@ -1,0 +1,167 @@
+"""Strings in, strings out: tokenizer, model and decoder in one graph.
+
+`TextGenerator` is what `tfzoo.generate` runs and what `tfzoo export`
+saves, so the exported SavedModel computes exactly what the library does.
+Its two functions are TF Serving signatures:
+
+- `generate(prompt, max_new_tokens, temperature, top_k, top_p, seed)`
+  -> `{"text"}`: the continuation of each prompt (without the prompt).
+- `score(text)` -> `{"log_likelihood", "token_count"}`.
+
+They never fail on odd input; they clamp instead (documented on each).
+"""
+
+import tensorflow as tf
+from keras import ops
+
+from tfzoo.generation.decoding import Decoder
+
+DEFAULT_MAX_NEW_TOKENS = 100
+RANDOM_SEED = -1  # the `seed` input's default: draw a fresh seed per call
+
+
+class TextGenerator(tf.Module):
+    """A language model and its tokenizer behind two string functions.
+
+    Args:
+        model: a `TransformerLM` or `LSTMLM`.
+        tokenizer: its tokenizer (a `CharTokenizer` or keras-hub
+            `SentencePieceTokenizer`).
+        use_cache: bool. `False` re-runs the model over the whole text at
+            every step (for comparison only).
+        jit_compile: bool. Compile the decoding loop with XLA. Faster; TF
+            Serving on CPU then needs `--xla_cpu_compilation_enabled=true`.
+        end_token_id: int or None. A row stops after generating this id
+            (it is left out of the text).
+
+    Example:
+    >>> generator = TextGenerator(model, tokenizer)
+    >>> generator.generate(tf.constant(["ROMEO:"]), max_new_tokens=20)["text"]
+    <tf.Tensor: shape=(1,), dtype=string, numpy=array([b' ...'], ...)>
+    >>> generator.score(tf.constant(["To be, or not to be"]))
+    {'log_likelihood': <tf.Tensor ...>, 'token_count': <tf.Tensor ...>}
+    """
+
+    def __init__(self, model, tokenizer, use_cache=True, jit_compile=True,
+                 end_token_id=None):
+        super().__init__(name="text_generator")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.context_length = int(model.context_length)
+        self.end_token_id = -1 if end_token_id is None else int(end_token_id)
+        self._decoder = Decoder(model, use_cache, jit_compile)
+
+        # Tensor defaults become the SignatureDef's defaults, so a TF Serving
+        # request may leave these inputs out.
+        def generate(
+            prompt,
+            max_new_tokens=tf.constant(DEFAULT_MAX_NEW_TOKENS),
+            temperature=tf.constant(1.0),
+            top_k=tf.constant(0),
+            top_p=tf.constant(1.0),
+            seed=tf.constant(RANDOM_SEED, tf.int64),
+        ):
+            text = self._generate(
+                prompt, max_new_tokens, temperature, top_k, top_p, seed
+            )
+            return {"text": text}
+
+        def score(text):
+            return self._score(text)
+
+        scalar = tf.TensorSpec
+        self.generate = tf.function(
+            generate,
+            input_signature=[
+                tf.TensorSpec([None], tf.string, name="prompt"),
+                scalar([], tf.int32, name="max_new_tokens"),
+                scalar([], tf.float32, name="temperature"),
+                scalar([], tf.int32, name="top_k"),
+                scalar([], tf.float32, name="top_p"),
+                scalar([], tf.int64, name="seed"),
+            ],
+        )
+        self.score = tf.function(
+            score, input_signature=[tf.TensorSpec([None], tf.string, name="text")]
+        )
+
+    def _token_ids(self, text):
+        """Ragged token ids; invalid UTF-8 bytes become U+FFFD first."""
+        text = tf.strings.unicode_transcode(
+            text, "UTF-8", "UTF-8", errors="replace"
+        )
+        ids = self.tokenizer.tokenize(text)
+        return tf.cast(ids, tf.int32)
+
+    def _generate(self, prompt, max_new_tokens, temperature, top_k, top_p,
+                  seed):
+        """See the module docstring. Clamping rules:
+
+        - an empty prompt starts from a newline;
+        - `max_new_tokens` is clamped to `[1, context_length - 1]`, and
+          `max_new_tokens <= 0` returns empty strings;
+        - a prompt keeps its last `context_length - max_new_tokens` tokens;
+        - `temperature <= 0` is greedy, `top_k <= 0` and `top_p >= 1` turn
+          those limits off, `top_p <= 0` keeps only the most likely token;
+        - `seed < 0` draws a fresh seed.
+        """
+        prompt = tf.where(tf.strings.length(prompt) == 0, "\n", prompt)
+        new_tokens = tf.clip_by_value(max_new_tokens, 1,
+                                      self.context_length - 1)
+        ids = self._token_ids(prompt)[:, -(self.context_length - new_tokens):]
+        batch = tf.shape(prompt)[0]
+        buffer = ids.to_tensor(shape=[batch, self.context_length])
+        seed = tf.where(
+            seed < 0,
+            tf.random.uniform([], 0, 2**62, dtype=tf.int64),
+            seed,
+        )
+        tokens, stops = self._decoder(
+            buffer,
+            tf.cast(ids.row_lengths(), tf.int32),
+            new_tokens,
+            temperature,
+            top_k,
+            top_p,
+            _int32_pair(seed),
+            self.end_token_id,
+        )
+        # Keep positions [prompt length, stop) of each row.
+        positions = tf.range(self.context_length)[None, :]
+        starts = tf.cast(ids.row_lengths(), tf.int32)[:, None]
+        keep = (positions >= starts) & (positions < stops[:, None])
+        text = self.tokenizer.detokenize(tf.ragged.boolean_mask(tokens, keep))
+        return tf.where(max_new_tokens > 0, text, "")
+
+    def _score(self, text):
+        """Sum of `log p(token_t | tokens before t)` for `t >= 1`.
+
+        A text longer than the context is scored on its first
+        `context_length` tokens; `token_count` is the number of tokens
+        scored (predicted), so `exp(-log_likelihood / token_count)` is the
+        perplexity. An empty or one-token text scores 0 over 0 tokens.
+        """
+        ids = self._token_ids(text)[:, : self.context_length]
+        lengths = tf.cast(ids.row_lengths(), tf.int32)
+        ids = tf.pad(ids.to_tensor(), [[0, 0], [0, 1]])  # width >= 1
+        logits = self.model(ids, training=False)
+        log_probabilities = ops.log_softmax(logits[:, :-1], axis=-1)
+        targets = ids[:, 1:]
+        picked = ops.take_along_axis(
+            log_probabilities, targets[:, :, None], axis=-1
+        )[:, :, 0]
+        predicted = tf.range(1, tf.shape(ids)[1])[None, :] < lengths[:, None]
+        log_likelihood = tf.reduce_sum(
+            tf.where(predicted, picked, tf.zeros_like(picked)), axis=1
+        )
+        return {
+            "log_likelihood": log_likelihood,
+            "token_count": tf.maximum(lengths - 1, 0),
+        }
+
+
+def _int32_pair(seed):
+    """An int64 seed as two int32 halves (XLA's sampler takes int32)."""
+    low = tf.cast(seed % 2**31, tf.int32)
+    high = tf.cast((seed // 2**31) % 2**30, tf.int32)
+    return tf.stack([low, high])
