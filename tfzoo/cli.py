@@ -17,6 +17,8 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 PROGRAM = "tfzoo"
+LANGUAGE_MODELS = ["gpt", "lstm"]
+CLASSIFIERS = ["bert-classifier", "transformer-classifier", "lstm-classifier"]
 
 
 def _positive_int(text):
@@ -50,23 +52,43 @@ def _train_parser(subparsers):
     parser = _subcommand(
         subparsers,
         "train",
-        help="train a language model",
-        description="Train a GPT or LSTM language model with model.fit. "
-        "Rerunning the same command resumes an interrupted run.",
+        help="train a language model or a text classifier",
+        description="Train a GPT or LSTM language model (--data) or a text "
+        "classifier (--train, --val) with model.fit. Rerunning the same "
+        "command resumes an interrupted run.",
     )
-    parser.add_argument("--model", choices=["gpt", "lstm"], default="gpt")
+    parser.add_argument("--model", choices=LANGUAGE_MODELS + CLASSIFIERS,
+                        default="gpt")
     parser.add_argument(
         "--preset",
-        help=f"model size: {', '.join(PRESETS)} "
+        help=f"language model size: {', '.join(PRESETS)} "
         "(default: gpt-tiny for gpt, lstm-char for lstm)",
     )
     parser.add_argument(
         "--data",
-        required=True,
-        help="a text file, a folder of text files, or a TFDS name such as "
-        "tiny_shakespeare",
+        help="language models: a text file, a folder of text files, or a "
+        "TFDS name such as tiny_shakespeare",
     )
     _add_data_arguments(parser)
+    classifier = parser.add_argument_group(
+        "classifiers", "bert-classifier, transformer-classifier and "
+        "lstm-classifier read labelled TSV/CSV files (or TFDS, e.g. "
+        "glue/sst2); texts longer than --max-length tokens are truncated")
+    classifier.add_argument("--train", help="labelled training examples")
+    classifier.add_argument("--val", help="labelled validation examples")
+    classifier.add_argument(
+        "--init", help="bert-classifier: start from a Hugging Face BERT "
+        "checkpoint folder or a tfzoo classifier run (default: from scratch)")
+    classifier.add_argument("--text-column", default="sentence")
+    classifier.add_argument("--label-column", default="label")
+    classifier.add_argument("--pair-column",
+                            help="column of the second text of a pair")
+    classifier.add_argument(
+        "--labels", help="comma-separated class names, in label-id order "
+        "(default: the training labels, sorted)")
+    classifier.add_argument("--max-length", type=_positive_int, default=128,
+                            help="tokens per example, [CLS] and [SEP] "
+                            "included")
     parser.add_argument("--tokenizer", choices=["char", "subword"],
                         default="char")
     parser.add_argument(
@@ -75,7 +97,8 @@ def _train_parser(subparsers):
     )
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=_positive_int,
-                        help="epochs (default 1)")
+                        help="epochs (default: 1 for language models, 3 for "
+                        "classifiers)")
     length.add_argument("--steps", type=_positive_int,
                         help="optimizer steps, rounded up to whole epochs")
     parser.add_argument(
@@ -88,7 +111,9 @@ def _train_parser(subparsers):
                         help="peak learning rate (default: the preset's)")
     parser.add_argument("--warmup-steps", type=int,
                         help="default: the preset's")
-    parser.add_argument("--weight-decay", type=float, default=0.1)
+    parser.add_argument("--weight-decay", type=float,
+                        help="default: 0.1 for language models, 0.01 for "
+                        "classifiers")
     parser.add_argument("--clip-norm", type=float, default=1.0,
                         help="global gradient norm clip")
     parser.add_argument("--context-length", type=_positive_int,
@@ -121,7 +146,8 @@ def _eval_parser(subparsers):
         "character models) of a run's model on a split of its data.",
     )
     parser.add_argument("--run", required=True, help="the run folder")
-    parser.add_argument("--data", help="default: the run's training data")
+    parser.add_argument("--data", help="default: the run's validation data "
+                        "(language models: its text, split as in training)")
     _add_data_arguments(parser)
     parser.add_argument("--split", choices=["validation", "train"],
                         default="validation")
@@ -165,10 +191,12 @@ def _export_parser(subparsers):
         subparsers,
         "export",
         help="export a run as a SavedModel for TF Serving",
-        description="Write the run's model, tokenizer and decoder as "
-        "BASE_DIR/NAME/VERSION/, the next free version; existing versions "
-        "are never touched. Signatures: serving_default (prompt -> text) "
-        "and score (text -> log_likelihood, token_count).",
+        description="Write the run's model and its tokenizer (and decoder) "
+        "as BASE_DIR/NAME/VERSION/, the next free version; existing versions "
+        "are never touched. Language models: serving_default (prompt -> "
+        "text) and score (text -> log_likelihood, token_count). "
+        "Classifiers: serving_default (text, optional text_pair -> "
+        "probabilities, label_id, label).",
     )
     parser.add_argument("--run", required=True, help="the run folder")
     parser.add_argument("--name", required=True,
@@ -176,6 +204,8 @@ def _export_parser(subparsers):
     parser.add_argument("--base-dir", default="saved_models",
                         help="TF Serving's model base folder")
     _add_end_token_argument(parser)
+    parser.add_argument("--labels", help="classifiers: comma-separated class "
+                        "names to return (default: the training labels)")
     parser.add_argument(
         "--no-xla", action="store_true",
         help="export a plain graph: slower, but needs no XLA in the server "
@@ -252,19 +282,28 @@ def _generate(args):
 def _export(args):
     from tfzoo.export import export_run
     from tfzoo.training import load_run
+    from tfzoo.training.run_folder import read_settings
 
-    _, tokenizer, _ = load_run(args.run)
+    end_token_id = None
+    if read_settings(args.run).get("task") != "classification":
+        _, tokenizer, _ = load_run(args.run)
+        end_token_id = _end_token_id(tokenizer, args.end_token)
     path = export_run(
         args.run,
         args.name,
         base_dir=args.base_dir,
         jit_compile=not args.no_xla,
-        end_token_id=_end_token_id(tokenizer, args.end_token),
+        end_token_id=end_token_id,
+        labels=args.labels.split(",") if args.labels else None,
     )
     print(f"Exported {args.run} to {path}")
 
 
 def _train(args):
+    if args.model in CLASSIFIERS:
+        return _train_classifier(args)
+    if not args.data:
+        raise ValueError(f"--model {args.model} needs --data")
     from tfzoo.training import make_settings, train
 
     settings = make_settings(
@@ -279,7 +318,7 @@ def _train(args):
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         warmup_steps=args.warmup_steps,
-        weight_decay=args.weight_decay,
+        weight_decay=0.1 if args.weight_decay is None else args.weight_decay,
         clip_norm=args.clip_norm,
         context_length=args.context_length,
         dropout=args.dropout,
@@ -299,7 +338,93 @@ def _train(args):
               f"A sample:\n\n{sample}\n")
 
 
+def _train_classifier(args):
+    from tfzoo.training.classifier import (make_classifier_settings,
+                                           train_classifier)
+
+    if not (args.train and args.val):
+        raise ValueError(f"--model {args.model} needs --train and --val")
+    if args.steps:
+        raise ValueError("classifiers take --epochs and --steps-per-epoch, "
+                         "not --steps")
+    options = {
+        "learning_rate": args.learning_rate,
+        "batch_size": args.batch_size,
+        "dropout": args.dropout,
+        "epochs": args.epochs,
+        "weight_decay": args.weight_decay,
+        "vocabulary_size": args.vocab_size,
+    }
+    settings = make_classifier_settings(
+        args.model,
+        args.train,
+        args.val,
+        init=args.init,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        pair_column=args.pair_column,
+        labels=args.labels.split(",") if args.labels else None,
+        max_length=args.max_length,
+        steps_per_epoch=args.steps_per_epoch,
+        seed=args.seed,
+        **{k: v for k, v in options.items() if v is not None},
+    )
+    train_classifier(settings, args.out, data_dir=args.data_dir,
+                     overwrite=args.overwrite)
+    print(f"\nModel saved to {os.path.join(args.out, 'model.keras')}.")
+
+
+def _classify_parser(subparsers):
+    parser = _subcommand(
+        subparsers,
+        "classify",
+        help="classify texts with a trained classifier run",
+        description="Print the most likely class of each text and its "
+        "probability.",
+    )
+    parser.add_argument("--run", required=True, help="the run folder")
+    parser.add_argument("texts", nargs="+", metavar="TEXT")
+    parser.add_argument("--pair", action="append",
+                        help="second text of a pair, once per TEXT")
+    parser.set_defaults(command=_classify)
+
+
+def _classify(args):
+    from tfzoo.training.classifier import (load_classifier_run,
+                                           predict_probabilities)
+
+    if args.pair and len(args.pair) != len(args.texts):
+        raise ValueError(f"give one --pair per text ({len(args.texts)}), "
+                         f"not {len(args.pair)}")
+    model, preprocessor, names, _ = load_classifier_run(args.run)
+    probabilities = predict_probabilities(model, preprocessor, args.texts,
+                                          args.pair)
+    for text, row in zip(args.texts, probabilities):
+        best = int(row.argmax())
+        print(f"{names[best]}\t{row[best]:.3f}\t{text}")
+
+
+def _eval_classifier(args):
+    from tfzoo.training.classifier import evaluate_classifier
+
+    metrics = evaluate_classifier(args.run, data=args.data,
+                                  data_dir=args.data_dir,
+                                  batch_size=args.batch_size or 64)
+    print(f"accuracy {metrics['accuracy']:.4f}, macro F1 "
+          f"{metrics['macro_f1']:.4f} ({metrics['examples']:,} examples)")
+    names = metrics["labels"]
+    width = max(len(n) for n in names + ["true \\ predicted"])
+    print("confusion matrix (rows: true class, columns: predicted):")
+    print(" " * width + "".join(f"{n:>10}" for n in names))
+    for name, row in zip(names, metrics["confusion_matrix"]):
+        print(f"{name:<{width}}" + "".join(f"{v:>10}" for v in row))
+
+
 def _eval(args):
+    from tfzoo.training.run_folder import read_settings
+
+    if read_settings(args.run).get("task") == "classification":
+        return _eval_classifier(args)
     from tfzoo.training import evaluate_run
 
     metrics = evaluate_run(
@@ -326,6 +451,7 @@ def build_parser():
     _train_parser(subparsers)
     _eval_parser(subparsers)
     _generate_parser(subparsers)
+    _classify_parser(subparsers)
     _export_parser(subparsers)
     return parser
 

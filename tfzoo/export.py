@@ -20,7 +20,9 @@ import tempfile
 import tensorflow as tf
 
 from tfzoo.generation import TextGenerator
+from tfzoo.training.classifier import load_classifier_run
 from tfzoo.training.evaluate import load_run
+from tfzoo.training.run_folder import read_settings
 
 DEFAULT_BASE_DIR = "saved_models"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -35,10 +37,11 @@ def next_version(model_dir):
 
 
 def export_run(run_dir, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
-               end_token_id=None):
+               end_token_id=None, labels=None):
     """Writes the run's model as `base_dir/name/<next version>/`.
 
-    Signatures (all inputs and outputs are batched along the first axis):
+    A classifier run gets the signatures of `ClassifierServer`. A language
+    model's signatures (inputs and outputs batched along the first axis):
 
     - `serving_default`: `prompt` (string) and the optional scalars
       `max_new_tokens` (int32, default 100), `temperature` (float32,
@@ -57,6 +60,8 @@ def export_run(run_dir, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
             `--xla_cpu_compilation_enabled=true`. `False` gives a plain graph
             that any TensorFlow runtime runs.
         end_token_id: int or None, an id that ends generation.
+        labels: list of str or None: a classifier's class names (default:
+            those of its training data).
 
     Returns:
         The path of the new version folder.
@@ -70,7 +75,17 @@ def export_run(run_dir, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
             f"invalid model name {name!r}: use letters, digits, '.', '_' "
             "and '-', starting with a letter or digit"
         )
-    model, tokenizer, settings = load_run(run_dir)
+    settings = read_settings(run_dir)
+    if settings.get("task") == "classification":
+        model, preprocessor, names, _ = load_classifier_run(run_dir)
+        module = ClassifierServer(model, preprocessor, labels or names)
+        signatures = {"serving_default": module.classify}
+    else:
+        model, tokenizer, _ = load_run(run_dir)
+        module = TextGenerator(model, tokenizer, jit_compile=jit_compile,
+                               end_token_id=end_token_id)
+        signatures = {"serving_default": module.generate,
+                      "score": module.score}
     model_dir = os.path.join(base_dir, name)
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise ValueError(f"{model_dir} exists and is not a folder")
@@ -80,18 +95,7 @@ def export_run(run_dir, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
     temporary = tempfile.mkdtemp(prefix=f".partial-{version}-", dir=model_dir)
     os.chmod(temporary, 0o755)  # mkdtemp's 0700 would hide it from a server
     try:
-        generator = TextGenerator(
-            model, tokenizer, jit_compile=jit_compile,
-            end_token_id=end_token_id,
-        )
-        tf.saved_model.save(
-            generator,
-            temporary,
-            signatures={
-                "serving_default": generator.generate,
-                "score": generator.score,
-            },
-        )
+        tf.saved_model.save(module, temporary, signatures=signatures)
         _write_export_info(temporary, run_dir, settings, jit_compile)
         final = os.path.join(model_dir, str(version))
         try:
@@ -116,3 +120,43 @@ def _write_export_info(export_dir, run_dir, settings, jit_compile):
             "jit_compile": jit_compile}
     with open(os.path.join(folder, "tfzoo.json"), "w") as f:
         json.dump(info, f, indent=1, ensure_ascii=False)
+
+
+class ClassifierServer(tf.Module):
+    """A classifier and its preprocessor behind one string signature.
+
+    `classify(text, text_pair)`: `text` (string, batch) and optionally
+    `text_pair` (string, batch; leave it out, or send an empty list, for
+    single texts) -> `probabilities` (float32, batch x classes), `label_id`
+    (int32) and `label` (string). Texts longer than the run's max length
+    are truncated (the longer of a pair first).
+    """
+
+    def __init__(self, model, preprocessor, labels):
+        super().__init__(name="classifier")
+        if len(labels) != model.output_shape[-1]:
+            raise ValueError(f"{len(labels)} labels for a model of "
+                             f"{model.output_shape[-1]} classes")
+        self.model = model
+        self.preprocessor = preprocessor
+        self.labels = tf.constant(list(labels))
+
+        def classify(text, text_pair=tf.constant([], tf.string)):
+            text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8",
+                                                errors="replace")
+            text_pair = tf.strings.unicode_transcode(
+                text_pair, "UTF-8", "UTF-8", errors="replace")
+            inputs = tf.cond(
+                tf.size(text_pair) > 0,
+                lambda: self.preprocessor(text, text_pair),
+                lambda: self.preprocessor(text),
+            )
+            probabilities = tf.nn.softmax(self.model(inputs, training=False))
+            label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+            return {"probabilities": probabilities, "label_id": label_id,
+                    "label": tf.gather(self.labels, label_id)}
+
+        self.classify = tf.function(classify, input_signature=[
+            tf.TensorSpec([None], tf.string, name="text"),
+            tf.TensorSpec([None], tf.string, name="text_pair"),
+        ])

@@ -1,7 +1,22 @@
-"""Language models built with the Keras functional API."""
+"""Models built with the Keras functional API: language models (GPT, LSTM)
+and a BERT-style encoder with classification and masked-LM heads."""
 
+from tfzoo.models.bert import BertClassifier, BertEncoder, BertMaskedLM
+from tfzoo.models.bert_checkpoint import from_hf_checkpoint
+from tfzoo.models.lstm_classifier import LSTMClassifier
 from tfzoo.models.lstm_lm import LSTMLM
 from tfzoo.models.presets import PRESETS, build_model, get_preset
 from tfzoo.models.transformer_lm import TransformerLM
 
-__all__ = ["LSTMLM", "PRESETS", "TransformerLM", "build_model", "get_preset"]
+__all__ = [
+    "BertClassifier",
+    "BertEncoder",
+    "BertMaskedLM",
+    "LSTMClassifier",
+    "LSTMLM",
+    "PRESETS",
+    "TransformerLM",
+    "build_model",
+    "from_hf_checkpoint",
+    "get_preset",
+]

@@ -156,6 +156,26 @@ def compile_model(model, settings=None, total_steps=1):
     )
 
 
+def run_callbacks(run_dir, extra=()):
+    """The callbacks that keep a run folder: backup for resuming, the
+    `extra` ones (which add to the epoch logs), `logs/history.csv`,
+    TensorBoard and a `.keras` checkpoint per epoch."""
+    os.makedirs(run_path(run_dir, "checkpoints"), exist_ok=True)
+    return [
+        keras.callbacks.BackupAndRestore(run_path(run_dir, "backup")),
+        *extra,
+        keras.callbacks.CSVLogger(
+            run_path(run_dir, "logs", "history.csv"), append=True
+        ),
+        # Epoch scalars only: with a step-count update_freq, Keras 3's
+        # TensorBoard callback writes no epoch metrics or learning rate.
+        keras.callbacks.TensorBoard(run_path(run_dir, "logs")),
+        keras.callbacks.ModelCheckpoint(
+            run_path(run_dir, "checkpoints", "epoch_{epoch:03d}.keras")
+        ),
+    ]
+
+
 def train(
     settings,
     run_dir,
@@ -246,22 +266,8 @@ def train(
     samples = TextSamples(
         tokenizer, run_path(run_dir, "logs", "samples"), every=sample_every
     )
-    fit_callbacks = [
-        keras.callbacks.BackupAndRestore(run_path(run_dir, "backup")),
-        *([BitsPerCharacter()] if settings["tokenizer"] == "char" else []),
-        samples,
-        keras.callbacks.CSVLogger(
-            run_path(run_dir, "logs", "history.csv"), append=True
-        ),
-        # Epoch scalars only: with a step-count update_freq, Keras 3's
-        # TensorBoard callback writes no epoch metrics or learning rate.
-        keras.callbacks.TensorBoard(run_path(run_dir, "logs")),
-        keras.callbacks.ModelCheckpoint(
-            run_path(run_dir, "checkpoints", "epoch_{epoch:03d}.keras")
-        ),
-        *callbacks,
-    ]
-    os.makedirs(run_path(run_dir, "checkpoints"), exist_ok=True)
+    extra = [BitsPerCharacter()] if settings["tokenizer"] == "char" else []
+    fit_callbacks = run_callbacks(run_dir, [*extra, samples, *callbacks])
     model.fit(
         train_data,
         validation_data=validation_data,
