@@ -19,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 PROGRAM = "tfzoo"
 LANGUAGE_MODELS = ["gpt", "lstm"]
 CLASSIFIERS = ["bert-classifier", "transformer-classifier", "lstm-classifier"]
+MASKED_LM = "bert-mlm"
 
 
 def _positive_int(text):
@@ -57,7 +58,8 @@ def _train_parser(subparsers):
         "classifier (--train, --val) with model.fit. Rerunning the same "
         "command resumes an interrupted run.",
     )
-    parser.add_argument("--model", choices=LANGUAGE_MODELS + CLASSIFIERS,
+    parser.add_argument("--model",
+                        choices=LANGUAGE_MODELS + CLASSIFIERS + [MASKED_LM],
                         default="gpt")
     parser.add_argument(
         "--preset",
@@ -66,8 +68,9 @@ def _train_parser(subparsers):
     )
     parser.add_argument(
         "--data",
-        help="language models: a text file, a folder of text files, or a "
-        "TFDS name such as tiny_shakespeare",
+        help="language models and bert-mlm (MLM pretraining, one example per "
+        "line): a text file, a folder of text files, or a TFDS name such as "
+        "tiny_shakespeare",
     )
     _add_data_arguments(parser)
     classifier = parser.add_argument_group(
@@ -302,6 +305,8 @@ def _export(args):
 def _train(args):
     if args.model in CLASSIFIERS:
         return _train_classifier(args)
+    if args.model == MASKED_LM:
+        return _train_masked_lm(args)
     if not args.data:
         raise ValueError(f"--model {args.model} needs --data")
     from tfzoo.training import make_settings, train
@@ -374,6 +379,30 @@ def _train_classifier(args):
     print(f"\nModel saved to {os.path.join(args.out, 'model.keras')}.")
 
 
+def _train_masked_lm(args):
+    from tfzoo.training.masked_lm import make_mlm_settings, train_masked_lm
+
+    if not args.data:
+        raise ValueError(f"--model {MASKED_LM} needs --data")
+    options = {
+        "epochs": args.epochs,
+        "steps_per_epoch": args.steps_per_epoch,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "dropout": args.dropout,
+        "weight_decay": args.weight_decay,
+        "vocabulary_size": args.vocab_size,
+    }
+    settings = make_mlm_settings(
+        args.data, validation_fraction=args.validation_fraction,
+        max_length=args.max_length, seed=args.seed,
+        **{k: v for k, v in options.items() if v is not None})
+    train_masked_lm(settings, args.out, data_dir=args.data_dir,
+                    overwrite=args.overwrite)
+    print(f"\nModel saved to {os.path.join(args.out, 'model.keras')}; "
+          f"fine-tune it with --model bert-classifier --init {args.out}")
+
+
 def _classify_parser(subparsers):
     parser = _subcommand(
         subparsers,
@@ -423,8 +452,12 @@ def _eval_classifier(args):
 def _eval(args):
     from tfzoo.training.run_folder import read_settings
 
-    if read_settings(args.run).get("task") == "classification":
+    task = read_settings(args.run).get("task")
+    if task == "classification":
         return _eval_classifier(args)
+    if task == "masked_lm":
+        raise ValueError(f"{args.run} is an MLM run; its validation loss and "
+                         "accuracy are in logs/history.csv")
     from tfzoo.training import evaluate_run
 
     metrics = evaluate_run(

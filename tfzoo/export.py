@@ -76,6 +76,9 @@ def export_run(run_dir, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
             "and '-', starting with a letter or digit"
         )
     settings = read_settings(run_dir)
+    if settings.get("task") == "masked_lm":
+        raise ValueError(f"{run_dir} is an MLM run; export a language model "
+                         "or a classifier (fine-tune it with --init)")
     if settings.get("task") == "classification":
         model, preprocessor, names, _ = load_classifier_run(run_dir)
         module = ClassifierServer(model, preprocessor, labels or names)

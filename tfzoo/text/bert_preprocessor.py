@@ -79,6 +79,16 @@ class BertPreprocessor(keras.layers.Layer):
         return cls(os.path.join(folder, "vocab.txt"), lowercase,
                    sequence_length)
 
+    @classmethod
+    def from_texts(cls, texts, vocabulary_size, sequence_length=128):
+        """Learns an uncased WordPiece vocabulary of about `vocabulary_size`
+        tokens (the special tokens included) from a list of strings."""
+        vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
+            tf.data.Dataset.from_tensor_slices(texts).batch(1000),
+            vocabulary_size, lowercase=True, strip_accents=True,
+            reserved_tokens=list(SPECIAL_TOKENS))
+        return cls(vocabulary, True, sequence_length)
+
     def vocabulary_size(self):
         return len(self.vocabulary)
 

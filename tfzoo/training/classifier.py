@@ -10,16 +10,14 @@ import math
 import os
 
 import keras
-import keras_hub
 import numpy as np
-import tensorflow as tf
 
 from tfzoo.data.labelled import (LabelledText, classification_dataset,
                                  label_ids, label_names, read_labelled)
 from tfzoo.models import (BertClassifier, BertEncoder, LSTMClassifier,
                           from_hf_checkpoint)
 from tfzoo.models.bert_checkpoint import FILES as CHECKPOINT_FILES
-from tfzoo.text.bert_preprocessor import SPECIAL_TOKENS, BertPreprocessor
+from tfzoo.text.bert_preprocessor import BertPreprocessor
 from tfzoo.training.optimizer import make_optimizer
 from tfzoo.training.run_folder import (MODEL_FILE, RUN_FILE,
                                        prepare_run_folder, read_settings,
@@ -74,6 +72,8 @@ def make_classifier_settings(
                          f"{', '.join(CLASSIFIER_MODELS)}")
     if init and model != "bert-classifier":
         raise ValueError("--init applies to bert-classifier only")
+    if init and not os.path.exists(init):
+        raise ValueError(f"--init {init}: no such folder")
     if max_length < 3:
         raise ValueError("max_length must be at least 3 ([CLS] x [SEP])")
     if learning_rate is None:
@@ -137,7 +137,9 @@ def train_classifier(settings, run_dir, data_dir=None, overwrite=False,
     validation_labels = label_ids(validation, names, settings["validation"])
 
     encoder, preprocessor = _encoder_and_preprocessor(settings, train)
-    _save_preprocessor(preprocessor, names, run_dir)
+    save_preprocessor(preprocessor, run_dir)
+    with open(run_path(run_dir, "labels.json"), "w", encoding="utf-8") as f:
+        json.dump(names, f, ensure_ascii=False)
     if settings["model"] == "lstm-classifier":
         model = LSTMClassifier(preprocessor.vocabulary_size(), len(names),
                                dropout=settings["dropout"],
@@ -149,28 +151,49 @@ def train_classifier(settings, run_dir, data_dir=None, overwrite=False,
     batch_size = settings["batch_size"]
     steps_per_epoch = settings["steps_per_epoch"] or math.ceil(
         len(train) / batch_size)
-    total_steps = steps_per_epoch * settings["epochs"]
-    model.compile(
-        optimizer=make_optimizer(
-            settings["learning_rate"], total_steps=total_steps,
-            warmup_steps=int(settings["warmup_fraction"] * total_steps),
-            weight_decay=settings["weight_decay"], min_ratio=0.0),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        jit_compile=settings["jit_compile"],
-    )
+    compile_for_labels(model, settings, steps_per_epoch)
     print(f"{settings['model']}: {model.count_params():,} parameters, "
           f"WordPiece vocabulary of {preprocessor.vocabulary_size():,}. "
           f"Data: {len(train):,} training and {len(validation):,} "
           f"validation examples, classes {', '.join(names)}. "
           f"{settings['epochs']} epochs x {steps_per_epoch} steps of "
           f"{batch_size}.")
-    model.fit(
+    fit_and_save(
+        model, run_dir, settings, steps_per_epoch,
         classification_dataset(preprocessor, train, train_labels, batch_size,
                                shuffle=True, seed=settings["seed"],
                                repeat=True),
-        validation_data=classification_dataset(
-            preprocessor, validation, validation_labels, batch_size),
+        classification_dataset(preprocessor, validation, validation_labels,
+                               batch_size),
+        callbacks, verbose,
+    )
+    return model, preprocessor, names
+
+
+def compile_for_labels(model, settings, steps_per_epoch, weighted=False):
+    """AdamW (linear warmup over `warmup_fraction` of the run, cosine decay
+    to 0), cross-entropy on logits, accuracy (`weighted`: counted with the
+    sample weights, as masked-LM targets need)."""
+    total_steps = steps_per_epoch * settings["epochs"]
+    accuracy = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    model.compile(
+        optimizer=make_optimizer(
+            settings["learning_rate"], total_steps=total_steps,
+            warmup_steps=int(settings["warmup_fraction"] * total_steps),
+            weight_decay=settings["weight_decay"], min_ratio=0.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        **({"weighted_metrics": accuracy} if weighted
+           else {"metrics": accuracy}),
+        jit_compile=settings.get("jit_compile", False),
+    )
+
+
+def fit_and_save(model, run_dir, settings, steps_per_epoch, train_data,
+                 validation_data, callbacks=(), verbose="auto"):
+    """`model.fit` with the run folder's callbacks, then `model.keras`."""
+    model.fit(
+        train_data,
+        validation_data=validation_data,
         epochs=settings["epochs"],
         steps_per_epoch=steps_per_epoch,
         callbacks=run_callbacks(run_dir, list(callbacks)),
@@ -178,18 +201,20 @@ def train_classifier(settings, run_dir, data_dir=None, overwrite=False,
         verbose=verbose,
     )
     save_model_atomically(model, run_path(run_dir, MODEL_FILE))
-    return model, preprocessor, names
 
 
 def _encoder_and_preprocessor(settings, train):
     """The encoder to fine-tune (None for the LSTM) and its preprocessor."""
     init, max_length = settings["init"], settings["max_length"]
     if init:
-        if os.path.isfile(os.path.join(init, RUN_FILE)):  # a tfzoo run
-            model, preprocessor, _, _ = load_classifier_run(init)
-            preprocessor = BertPreprocessor(
-                preprocessor.vocabulary, preprocessor.lowercase, max_length)
-            return model.encoder, preprocessor
+        if os.path.isfile(os.path.join(init, RUN_FILE)):
+            # A tfzoo classifier or MLM run: reuse its encoder.
+            if not os.path.isfile(os.path.join(init, MODEL_FILE)):
+                raise ValueError(f"--init {init} has no {MODEL_FILE} yet")
+            model = keras.saving.load_model(os.path.join(init, MODEL_FILE))
+            if not hasattr(model, "encoder"):
+                raise ValueError(f"--init {init} is not a BERT run")
+            return model.encoder, load_preprocessor(init, max_length)
         if not os.path.isdir(init):
             raise ValueError(f"--init {init}: no such folder")
         if not all(os.path.isfile(os.path.join(init, f))
@@ -204,28 +229,35 @@ def _encoder_and_preprocessor(settings, train):
                              "positions")
         return encoder, BertPreprocessor.from_checkpoint(init, max_length)
 
-    texts = tf.data.Dataset.from_tensor_slices(train.texts +
-                                               (train.pairs or []))
-    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
-        texts.batch(1000), settings["vocabulary_size"], lowercase=True,
-        strip_accents=True, reserved_tokens=list(SPECIAL_TOKENS))
-    preprocessor = BertPreprocessor(vocabulary, True, max_length)
+    preprocessor = BertPreprocessor.from_texts(
+        train.texts + (train.pairs or []), settings["vocabulary_size"],
+        max_length)
     if settings["model"] == "lstm-classifier":
         return None, preprocessor
     encoder = BertEncoder(
-        vocabulary_size=len(vocabulary), max_sequence_length=max_length,
+        vocabulary_size=preprocessor.vocabulary_size(),
+        max_sequence_length=max_length,
         dropout=settings["dropout"], **SCRATCH_SIZES[settings["model"]])
     return encoder, preprocessor
 
 
-def _save_preprocessor(preprocessor, names, run_dir):
+def save_preprocessor(preprocessor, run_dir):
+    """Writes `vocab.txt` and `preprocessor.json` into `run_dir`."""
     with open(run_path(run_dir, "vocab.txt"), "w", encoding="utf-8") as f:
         f.write("\n".join(preprocessor.vocabulary) + "\n")
     with open(run_path(run_dir, "preprocessor.json"), "w") as f:
         json.dump({"lowercase": preprocessor.lowercase,
                    "sequence_length": preprocessor.sequence_length}, f)
-    with open(run_path(run_dir, "labels.json"), "w", encoding="utf-8") as f:
-        json.dump(names, f, ensure_ascii=False)
+
+
+def load_preprocessor(run_dir, sequence_length=None):
+    """The preprocessor `save_preprocessor` wrote (optionally with another
+    `sequence_length`)."""
+    with open(run_path(run_dir, "preprocessor.json")) as f:
+        options = json.load(f)
+    return BertPreprocessor(run_path(run_dir, "vocab.txt"),
+                            options["lowercase"],
+                            sequence_length or options["sequence_length"])
 
 
 def load_classifier_run(run_dir):
@@ -236,11 +268,7 @@ def load_classifier_run(run_dir):
     if not os.path.isfile(run_path(run_dir, MODEL_FILE)):
         raise ValueError(f"{run_dir} has no {MODEL_FILE} yet: finish (or "
                          "resume) its training first")
-    with open(run_path(run_dir, "preprocessor.json")) as f:
-        options = json.load(f)
-    preprocessor = BertPreprocessor(run_path(run_dir, "vocab.txt"),
-                                    options["lowercase"],
-                                    options["sequence_length"])
+    preprocessor = load_preprocessor(run_dir)
     with open(run_path(run_dir, "labels.json"), encoding="utf-8") as f:
         names = json.load(f)
     model = keras.saving.load_model(run_path(run_dir, MODEL_FILE))
