@@ -89,3 +89,24 @@ def test_batches_are_bucketed_by_length():
         for row, index in zip(inputs["token_ids"].numpy(), indices.numpy()):
             real = int((row != preprocessor.pad_id).sum())
             assert real == (3 if index < 8 else 42)
+
+
+def test_tfds_names_read_their_features(monkeypatch):
+    # Offline there is no glue/sst2 to download; stand in for tfds.load
+    # with a dataset of the same features to check how it is read.
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    calls = []
+
+    def fake_load(name, split):
+        calls.append((name, split))
+        return tf.data.Dataset.from_tensor_slices({
+            "sentence": ["a fine film", "dull"], "label": [1, 0],
+            "idx": [0, 1]})
+
+    monkeypatch.setattr(tfds, "load", fake_load)
+    data = read_labelled("glue/sst2", split="validation")
+    assert calls == [("glue/sst2", "validation")]
+    assert data.texts == ["a fine film", "dull"]
+    assert data.labels == ["1", "0"]
