@@ -403,6 +403,28 @@ def _train_masked_lm(args):
           f"fine-tune it with --model bert-classifier --init {args.out}")
 
 
+def _plot_parser(subparsers):
+    parser = _subcommand(
+        subparsers,
+        "plot",
+        help="plot a run's training curves (and confusion matrix)",
+        description="Write PNGs: training and validation curves per epoch "
+        "from logs/history.csv, and for classifiers the confusion matrix "
+        "on the validation data.",
+    )
+    parser.add_argument("--run", required=True, help="the run folder")
+    parser.add_argument("--out", help="default: RUN/plots")
+    _add_data_arguments(parser)
+    parser.set_defaults(command=_plot)
+
+
+def _plot(args):
+    from tfzoo.training.plots import plot_run
+
+    for path in plot_run(args.run, args.out, data_dir=args.data_dir):
+        print(f"Wrote {path}")
+
+
 def _classify_parser(subparsers):
     parser = _subcommand(
         subparsers,
@@ -485,6 +507,7 @@ def build_parser():
     _eval_parser(subparsers)
     _generate_parser(subparsers)
     _classify_parser(subparsers)
+    _plot_parser(subparsers)
     _export_parser(subparsers)
     return parser
 

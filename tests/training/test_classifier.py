@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import matplotlib.image
 import numpy as np
 import pytest
 
@@ -77,6 +78,13 @@ def test_lstm_classifier_trains_evaluates_classifies_and_exports(
     accuracy, out = eval_accuracy(run, capsys)
     assert accuracy > 0.9
     assert "negative" in out and "positive" in out
+
+    assert main(["plot", "--run", run]) == 0
+    capsys.readouterr()
+    confusion = matplotlib.image.imread(
+        os.path.join(run, "plots", "confusion_matrix.png"))
+    assert confusion.shape[0] > 200 and confusion.shape[1] > 200
+    assert os.path.isfile(os.path.join(run, "plots", "curves.png"))
 
     assert main(["classify", "--run", run, "w20 w1 w21", "w22 w15"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
