@@ -245,7 +245,7 @@ def _end_token_id(tokenizer, text):
 
 def _generate(args):
     from tfzoo.generation import generate
-    from tfzoo.text import encode
+    from tfzoo.text import encode, valid_text
     from tfzoo.training import load_run
 
     model, tokenizer, _ = load_run(args.run)
@@ -254,11 +254,7 @@ def _generate(args):
     if max_new_tokens is None:
         max_new_tokens = model.context_length // 2
     room = model.context_length - max_new_tokens
-    # Bytes that are not UTF-8 reach Python as surrogates; make them U+FFFD.
-    prompts = [
-        p.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        for p in args.prompts
-    ]
+    prompts = [valid_text(p) for p in args.prompts]
     continuations = generate(
         model,
         tokenizer,
@@ -284,13 +280,14 @@ def _generate(args):
 
 def _export(args):
     from tfzoo.export import export_run
-    from tfzoo.training import load_run
+    from tfzoo.text import load_tokenizer
     from tfzoo.training.run_folder import read_settings
 
     end_token_id = None
-    if read_settings(args.run).get("task") != "classification":
-        _, tokenizer, _ = load_run(args.run)
-        end_token_id = _end_token_id(tokenizer, args.end_token)
+    if args.end_token is not None:
+        if read_settings(args.run).get("task") == "classification":
+            raise ValueError("--end-token applies to language models only")
+        end_token_id = _end_token_id(load_tokenizer(args.run), args.end_token)
     path = export_run(
         args.run,
         args.name,

@@ -14,6 +14,7 @@ import tensorflow as tf
 from tfzoo.generation.decoding import Decoder
 from tfzoo.generation.sampling import next_token
 from tfzoo.generation.text_generator import TextGenerator
+from tfzoo.text import valid_text
 
 _GENERATORS = weakref.WeakKeyDictionary()
 
@@ -70,7 +71,7 @@ def generate(
         model, tokenizer, use_cache, jit_compile, end_token_id
     )
     texts = generator.generate(
-        tf.constant([_utf8_bytes(prompt) for prompt in prompts]),
+        tf.constant([valid_text(prompt) for prompt in prompts]),
         max_new_tokens=tf.constant(max_new_tokens, tf.int32),
         temperature=tf.constant(temperature, tf.float32),
         top_k=tf.constant(top_k, tf.int32),
@@ -101,15 +102,6 @@ def _check_arguments(model, prompts, max_new_tokens, top_p):
         )
     if not 0 < top_p <= 1:
         raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-
-
-def _utf8_bytes(prompt):
-    """The prompt's bytes; undecodable command-line bytes come back as they
-    were (Python keeps them as surrogates) for the graph to replace."""
-    try:
-        return prompt.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return prompt.encode("utf-8", "replace")
 
 
 def _text_generator(model, tokenizer, *options):

@@ -66,23 +66,20 @@ class TextGenerator(tf.Module):
             )
             return {"text": text}
 
-        def score(text):
-            return self._score(text)
-
-        scalar = tf.TensorSpec
         self.generate = tf.function(
             generate,
             input_signature=[
                 tf.TensorSpec([None], tf.string, name="prompt"),
-                scalar([], tf.int32, name="max_new_tokens"),
-                scalar([], tf.float32, name="temperature"),
-                scalar([], tf.int32, name="top_k"),
-                scalar([], tf.float32, name="top_p"),
-                scalar([], tf.int64, name="seed"),
+                tf.TensorSpec([], tf.int32, name="max_new_tokens"),
+                tf.TensorSpec([], tf.float32, name="temperature"),
+                tf.TensorSpec([], tf.int32, name="top_k"),
+                tf.TensorSpec([], tf.float32, name="top_p"),
+                tf.TensorSpec([], tf.int64, name="seed"),
             ],
         )
         self.score = tf.function(
-            score, input_signature=[tf.TensorSpec([None], tf.string, name="text")]
+            self._score,
+            input_signature=[tf.TensorSpec([None], tf.string, name="text")],
         )
 
     def _token_ids(self, text):
@@ -109,6 +106,7 @@ class TextGenerator(tf.Module):
         new_tokens = tf.clip_by_value(max_new_tokens, 1,
                                       self.context_length - 1)
         ids = self._token_ids(prompt)[:, -(self.context_length - new_tokens):]
+        prompt_lengths = tf.cast(ids.row_lengths(), tf.int32)
         batch = tf.shape(prompt)[0]
         buffer = ids.to_tensor(shape=[batch, self.context_length])
         seed = tf.where(
@@ -118,7 +116,7 @@ class TextGenerator(tf.Module):
         )
         tokens, stops = self._decoder(
             buffer,
-            tf.cast(ids.row_lengths(), tf.int32),
+            prompt_lengths,
             new_tokens,
             temperature,
             top_k,
@@ -128,8 +126,8 @@ class TextGenerator(tf.Module):
         )
         # Keep positions [prompt length, stop) of each row.
         positions = tf.range(self.context_length)[None, :]
-        starts = tf.cast(ids.row_lengths(), tf.int32)[:, None]
-        keep = (positions >= starts) & (positions < stops[:, None])
+        keep = ((positions >= prompt_lengths[:, None])
+                & (positions < stops[:, None]))
         text = self.tokenizer.detokenize(tf.ragged.boolean_mask(tokens, keep))
         return tf.where(max_new_tokens > 0, text, "")
 

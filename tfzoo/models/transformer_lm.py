@@ -132,8 +132,10 @@ class TransformerLM(keras.Model):
     def initial_cache(self, batch_size, max_length):
         """An empty key/value cache for `call_with_cache`.
 
-        Shape `(batch_size, num_layers, 2, max_length, num_heads, head_dim)`:
-        for every block, the keys and values of each position seen so far.
+        A list with one tensor per block, each of shape
+        `(batch_size, 2, max_length, num_heads, head_dim)`: the keys and
+        values of each position seen so far. Separate tensors let each block
+        update its own in place, with no copy of the whole cache per step.
         """
         head_dim = self.hidden_dim // self.num_heads
         shape = (batch_size, 2, max_length, self.num_heads, head_dim)
@@ -152,7 +154,7 @@ class TransformerLM(keras.Model):
 
         Args:
             token_ids: int tensor `(batch, length)`.
-            cache: tensor from `initial_cache` (or an earlier call).
+            cache: the list from `initial_cache` (or an earlier call).
             cache_update_index: int (or scalar tensor), the position of
                 `token_ids[:, 0]`.
 

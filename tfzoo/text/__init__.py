@@ -64,9 +64,25 @@ def load_tokenizer(directory):
     )
 
 
+def valid_text(text):
+    """`text` with anything that is not valid UTF-8 replaced by U+FFFD.
+
+    Bytes that are not UTF-8 reach Python (from a command line or a file
+    read with `surrogateescape`) as lone surrogates, which TensorFlow cannot
+    take; they come back here as U+FFFD, as the in-graph tokenizers treat
+    invalid bytes.
+    """
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        raw = text.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "replace")
+
+
 def encode(tokenizer, text):
     """Python str -> numpy array of int32 ids."""
-    return np.asarray(tokenizer.tokenize(tf.constant(text)), np.int32)
+    return np.asarray(tokenizer.tokenize(tf.constant(valid_text(text))),
+                      np.int32)
 
 
 def decode(tokenizer, ids):
@@ -86,4 +102,5 @@ __all__ = [
     "load_tokenizer",
     "save_tokenizer",
     "train_subword_tokenizer",
+    "valid_text",
 ]
