@@ -40,6 +40,17 @@ def tensorboard_tags(folder):
     return tags
 
 
+def has_graph(folder):
+    """Whether TensorBoard's Graphs tab has something in `folder`."""
+    import tensorflow as tf
+
+    return any(
+        event.HasField("graph_def")
+        for name in os.listdir(folder)
+        for event in tf.compat.v1.train.summary_iterator(
+            os.path.join(folder, name)))
+
+
 def history_rows(run):
     with open(os.path.join(run, "logs", "history.csv")) as f:
         return list(csv.DictReader(f))
@@ -69,6 +80,7 @@ def test_train_then_eval(tmp_path, text_file, capsys):
     assert {"epoch_loss", "epoch_perplexity"} <= tensorboard_tags(
         os.path.join(logs, "validation"))
     assert "sample" in tensorboard_tags(os.path.join(logs, "samples"))
+    assert has_graph(os.path.join(logs, "train"))
 
     assert main(["eval", "--run", run]) == 0
     line = capsys.readouterr().out.strip()

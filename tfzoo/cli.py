@@ -108,8 +108,14 @@ def _train_parser(subparsers):
         "--steps-per-epoch", type=_positive_int,
         help="default: one pass over the training tokens",
     )
-    parser.add_argument("--batch-size", type=_positive_int,
-                        help="default: the preset's")
+    batch = parser.add_mutually_exclusive_group()
+    batch.add_argument("--batch-size", type=_positive_int,
+                       help="batch of each replica; a step's global batch is "
+                       "this times the replicas (default: the preset's)")
+    batch.add_argument("--global-batch-size", type=_positive_int,
+                       help="batch of a whole step, divided among the "
+                       "replicas (keeps a recipe the same on any number of "
+                       "devices)")
     parser.add_argument("--learning-rate", type=float,
                         help="peak learning rate (default: the preset's)")
     parser.add_argument("--warmup-steps", type=int,
@@ -127,8 +133,15 @@ def _train_parser(subparsers):
                         help="last fraction of a file's characters used "
                         "for validation (TFDS datasets use their own split)")
     parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument(
+        "--deterministic", action="store_true",
+        help="make every op deterministic "
+        "(tf.config.experimental.enable_op_determinism): with --seed, two "
+        "runs give bit-identical losses; some ops get slower")
     parser.add_argument("--no-xla", action="store_true",
-                        help="do not compile the training step with XLA")
+                        help="do not compile the training step with XLA "
+                        "(XLA is always off under mirrored and multiworker)")
+    _add_distribution_arguments(parser)
     parser.add_argument("--sample-every", type=int, default=500,
                         help="steps between text samples in TensorBoard "
                         "(0: only at the end)")
@@ -299,6 +312,43 @@ def _export(args):
     print(f"Exported {args.run} to {path}")
 
 
+def _add_distribution_arguments(parser):
+    from tfzoo.training.distribute import PRECISIONS, STRATEGIES
+
+    group = parser.add_argument_group(
+        "distribution", "where training runs (see docs/distributed.md)")
+    group.add_argument(
+        "--strategy", choices=STRATEGIES, default="auto",
+        help="auto: a TPU if one is found, else mirrored over several "
+        "GPUs, else default (one device); multiworker reads TF_CONFIG")
+    group.add_argument("--tpu", help="TPU name or grpc://host:port "
+                       "(default on a TPU VM: local)")
+    group.add_argument(
+        "--cpu-devices", type=_positive_int,
+        help="split the CPU into this many logical devices, to try "
+        "--strategy mirrored without GPUs")
+    group.add_argument(
+        "--precision", choices=PRECISIONS, default="float32",
+        help="mixed_*: compute in 16 bits, keep weights and logits in "
+        "float32 (float16 on GPUs, bfloat16 on TPUs, recent GPUs and CPUs)")
+
+
+def _start_strategy(args):
+    """The strategy of `args`, set up before TensorFlow runs anything."""
+    import tensorflow as tf
+
+    from tfzoo.training.distribute import (check_precision, make_strategy,
+                                           split_cpu)
+
+    if args.cpu_devices:
+        split_cpu(args.cpu_devices)
+    strategy = make_strategy(args.strategy, args.tpu)
+    check_precision(args.precision)
+    if args.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    return strategy
+
+
 def _train(args):
     if args.model in CLASSIFIERS:
         return _train_classifier(args)
@@ -306,6 +356,7 @@ def _train(args):
         return _train_masked_lm(args)
     if not args.data:
         raise ValueError(f"--model {args.model} needs --data")
+    strategy = _start_strategy(args)
     from tfzoo.training import make_settings, train
 
     settings = make_settings(
@@ -318,6 +369,7 @@ def _train(args):
         steps=args.steps,
         steps_per_epoch=args.steps_per_epoch,
         batch_size=args.batch_size,
+        global_batch_size=args.global_batch_size,
         learning_rate=args.learning_rate,
         warmup_steps=args.warmup_steps,
         weight_decay=0.1 if args.weight_decay is None else args.weight_decay,
@@ -327,6 +379,7 @@ def _train(args):
         validation_fraction=args.validation_fraction,
         seed=args.seed,
         jit_compile=not args.no_xla,
+        precision=args.precision,
     )
     _, _, sample = train(
         settings,
@@ -334,6 +387,7 @@ def _train(args):
         data_dir=args.data_dir,
         overwrite=args.overwrite,
         sample_every=args.sample_every,
+        strategy=strategy,
     )
     if sample is not None:
         print(f"\nModel saved to {os.path.join(args.out, 'model.keras')}. "
@@ -349,6 +403,10 @@ def _train_classifier(args):
     if args.steps:
         raise ValueError("classifiers take --epochs and --steps-per-epoch, "
                          "not --steps")
+    if args.global_batch_size:
+        raise ValueError("classifiers take --batch-size (per replica), not "
+                         "--global-batch-size")
+    strategy = _start_strategy(args)
     options = {
         "learning_rate": args.learning_rate,
         "batch_size": args.batch_size,
@@ -369,10 +427,11 @@ def _train_classifier(args):
         max_length=args.max_length,
         steps_per_epoch=args.steps_per_epoch,
         seed=args.seed,
+        precision=args.precision,
         **{k: v for k, v in options.items() if v is not None},
     )
     train_classifier(settings, args.out, data_dir=args.data_dir,
-                     overwrite=args.overwrite)
+                     overwrite=args.overwrite, strategy=strategy)
     print(f"\nModel saved to {os.path.join(args.out, 'model.keras')}.")
 
 
@@ -381,6 +440,10 @@ def _train_masked_lm(args):
 
     if not args.data:
         raise ValueError(f"--model {MASKED_LM} needs --data")
+    if args.global_batch_size or args.precision != "float32":
+        raise ValueError(f"--model {MASKED_LM} takes --batch-size (per "
+                         "replica) and float32 only")
+    strategy = _start_strategy(args)
     options = {
         "epochs": args.epochs,
         "steps_per_epoch": args.steps_per_epoch,
@@ -395,7 +458,7 @@ def _train_masked_lm(args):
         max_length=args.max_length, seed=args.seed,
         **{k: v for k, v in options.items() if v is not None})
     train_masked_lm(settings, args.out, data_dir=args.data_dir,
-                    overwrite=args.overwrite)
+                    overwrite=args.overwrite, strategy=strategy)
     print(f"\nModel saved to {os.path.join(args.out, 'model.keras')}; "
           f"fine-tune it with --model bert-classifier --init {args.out}")
 
@@ -515,6 +578,14 @@ def main(argv=None):
     try:
         args.command(args)
     except (ValueError, OSError) as error:
+        print(f"{PROGRAM}: error: {error}", file=sys.stderr)
+        return 1
+    except RuntimeError as error:
+        from tfzoo.training.callbacks import TrainingDiverged
+        from tfzoo.training.distribute import WorkerLost
+
+        if not isinstance(error, (TrainingDiverged, WorkerLost)):
+            raise
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -14,6 +14,7 @@ from tfzoo.cli import main
 from tfzoo.training.classifier import classification_metrics
 
 from tests.models.test_bert import SIZES, write_hf_checkpoint
+from tests.test_cli import has_graph, tensorboard_tags
 
 # Words of the random checkpoint's vocabulary: w0 ... w114.
 GOOD = [f"w{i}" for i in range(10)]
@@ -75,6 +76,10 @@ def test_lstm_classifier_trains_evaluates_classifies_and_exports(
         data, tmp_path, capsys):
     run = str(tmp_path / "lstm")
     assert train(data, run, "lstm-classifier") == 0
+    train_logs = os.path.join(run, "logs", "train")
+    assert {"epoch_loss", "epoch_accuracy", "epoch_learning_rate"} <= (
+        tensorboard_tags(train_logs))
+    assert has_graph(train_logs)  # the dict-input model's graph too
     accuracy, out = eval_accuracy(run, capsys)
     assert accuracy > 0.9
     assert "negative" in out and "positive" in out

@@ -49,8 +49,11 @@ def save_tokenizer(tokenizer, directory):
         config["model_file"] = _SENTENCEPIECE_FILE
         with open(os.path.join(directory, _SENTENCEPIECE_FILE), "wb") as f:
             f.write(tokenizer.proto)
-    with open(os.path.join(directory, _CONFIG_FILE), "w") as f:
+    # Written last and renamed into place: tokenizer.json is whole or absent.
+    path = os.path.join(directory, _CONFIG_FILE)
+    with open(path + ".tmp", "w") as f:
         json.dump(config, f, ensure_ascii=False, indent=1)
+    os.replace(path + ".tmp", path)
 
 
 def load_tokenizer(directory):

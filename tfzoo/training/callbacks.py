@@ -83,3 +83,88 @@ class TextSamples(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self._write_sample(self._step())
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops training at the first NaN or infinite loss, before anything is
+    saved: put it first, so that the backup and checkpoint callbacks of that
+    epoch never run and the last good ones stay.
+
+    Keras' `TerminateOnNaN` only sets `stop_training`, after which the epoch
+    still ends and its callbacks save the broken weights; this one raises
+    `TrainingDiverged` instead.
+
+    Args:
+        checkpoint_dir: str or None, named in the message.
+    """
+
+    def __init__(self, checkpoint_dir=None):
+        super().__init__()
+        self.checkpoint_dir = checkpoint_dir
+
+    def _check(self, logs, where):
+        for name in ("loss", "val_loss"):
+            if name in (logs or {}) and not math.isfinite(float(logs[name])):
+                kept = ""
+                if self.checkpoint_dir:
+                    kept = (f"; the last good checkpoints are kept in "
+                            f"{self.checkpoint_dir}")
+                raise TrainingDiverged(
+                    f"training stopped: {name} became {float(logs[name])} "
+                    f"{where}{kept}. Lower --learning-rate (or raise "
+                    "--warmup-steps) and train again")
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.optimizer.iterations.numpy())
+        self._check(logs, f"at step {step}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check(logs, f"at the end of epoch {epoch + 1}")
+
+
+class RestoreOnly(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` for the workers of a cluster other than the chief:
+    they resume from the chief's backup but write nothing."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+
+class ModelGraph(keras.callbacks.Callback):
+    """Writes the model's graph to TensorBoard's Graphs tab when training
+    starts.
+
+    Keras 3's `TensorBoard(write_graph=True)` reads `tf.function` internals
+    that TensorFlow 2.21 no longer has, and writes no graph; this callback
+    traces the model's forward pass on its input signature instead.
+
+    Args:
+        log_dir: str, TensorBoard folder (e.g. the run's `logs/train`).
+    """
+
+    def __init__(self, log_dir):
+        super().__init__()
+        self.log_dir = log_dir
+
+    def on_train_begin(self, logs=None):
+        specs = tf.nest.map_structure(
+            lambda tensor: tf.TensorSpec(tensor.shape, tensor.dtype,
+                                         name=getattr(tensor, "name", None)),
+            self.model.input)
+        forward = tf.function(
+            lambda inputs: self.model(inputs, training=False))
+        graph = forward.get_concrete_function(specs).graph
+        writer = tf.summary.create_file_writer(self.log_dir)
+        with writer.as_default():
+            tf.summary.graph(graph)
+        writer.close()

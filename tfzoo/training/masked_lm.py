@@ -18,6 +18,7 @@ import tensorflow as tf
 from tfzoo.data import load_text_splits
 from tfzoo.models import BertEncoder, BertMaskedLM
 from tfzoo.text.bert_preprocessor import BertPreprocessor
+from tfzoo.training.distribute import describe, is_chief
 from tfzoo.training.classifier import (SCRATCH_SIZES, compile_for_labels,
                                        fit_and_save, load_preprocessor,
                                        save_preprocessor)
@@ -82,10 +83,13 @@ def masked_lm_dataset(preprocessor, lines, batch_size, shuffle=False,
 
 
 def train_masked_lm(settings, run_dir, data_dir=None, overwrite=False,
-                    callbacks=(), verbose="auto"):
-    """Pretrains (or resumes) the MLM run; returns `(model, preprocessor)`.
+                    callbacks=(), verbose="auto", strategy=None):
+    """Pretrains (or resumes) the MLM run under `strategy` (default: the
+    current one); returns `(model, preprocessor)`.
     """
-    state = prepare_run_folder(run_dir, settings, overwrite)
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = is_chief(strategy)
+    state = prepare_run_folder(run_dir, settings, overwrite, write=chief)
     if state == "complete":
         print(f"{run_dir} is already complete ({MODEL_FILE} exists); "
               "use --overwrite to train it again.")
@@ -103,28 +107,30 @@ def train_masked_lm(settings, run_dir, data_dir=None, overwrite=False,
 
     preprocessor = BertPreprocessor.from_texts(
         train_lines, settings["vocabulary_size"], settings["max_length"])
-    save_preprocessor(preprocessor, run_dir)
-    encoder = BertEncoder(
-        vocabulary_size=preprocessor.vocabulary_size(),
-        max_sequence_length=settings["max_length"],
-        dropout=settings["dropout"], **SCRATCH_SIZES["bert-classifier"])
-    model = BertMaskedLM(encoder)
-
-    batch_size = settings["batch_size"]
+    if chief:
+        save_preprocessor(preprocessor, run_dir)
+    batch_size = settings["batch_size"] * strategy.num_replicas_in_sync
     steps_per_epoch = settings["steps_per_epoch"] or math.ceil(
         len(train_lines) / batch_size)
-    compile_for_labels(model, settings, steps_per_epoch, weighted=True)
+    with strategy.scope():
+        encoder = BertEncoder(
+            vocabulary_size=preprocessor.vocabulary_size(),
+            max_sequence_length=settings["max_length"],
+            dropout=settings["dropout"], **SCRATCH_SIZES["bert-classifier"])
+        model = BertMaskedLM(encoder)
+        compile_for_labels(model, settings, steps_per_epoch, strategy,
+                           weighted=True)
     print(f"bert-mlm: {model.count_params():,} parameters, WordPiece "
           f"vocabulary of {preprocessor.vocabulary_size():,}. Data: "
           f"{len(train_lines):,} training and {len(validation_lines):,} "
           f"validation lines. {settings['epochs']} epochs x "
-          f"{steps_per_epoch} steps of {batch_size}.")
+          f"{steps_per_epoch} steps of {batch_size}; {describe(strategy)}.")
     fit_and_save(
         model, run_dir, settings, steps_per_epoch,
         masked_lm_dataset(preprocessor, train_lines, batch_size,
                           shuffle=True, seed=settings["seed"], repeat=True),
         masked_lm_dataset(preprocessor, validation_lines, batch_size),
-        callbacks, verbose,
+        callbacks, verbose, strategy,
     )
     return model, preprocessor
 

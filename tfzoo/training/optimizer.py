@@ -2,6 +2,8 @@
 
 import keras
 
+from tfzoo.optimizers import AdamW
+
 # Parameters that weight decay leaves alone: biases, LayerNorm scales and
 # offsets, embedding tables (as in GPT-2 and nanoGPT).
 NO_DECAY_NAMES = ["bias", "gamma", "beta", "embeddings"]
@@ -55,7 +57,7 @@ def make_optimizer(
         learning_rate = warmup_cosine_schedule(
             learning_rate, total_steps, warmup_steps, min_ratio
         )
-    optimizer = keras.optimizers.AdamW(
+    optimizer = AdamW(
         learning_rate=learning_rate,
         weight_decay=weight_decay,
         beta_1=0.9,

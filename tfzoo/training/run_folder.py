@@ -34,8 +34,11 @@ def read_settings(run_dir):
         return json.load(f)
 
 
-def prepare_run_folder(run_dir, settings, overwrite=False):
+def prepare_run_folder(run_dir, settings, overwrite=False, write=True):
     """Checks `run_dir` against `settings`; returns what training should do.
+
+    With `write=False` (the other workers of a cluster) it only checks: the
+    chief starts or clears the folder.
 
     Returns:
         `"new"` (the folder is new or empty, or was cleared by `overwrite`),
@@ -48,7 +51,8 @@ def prepare_run_folder(run_dir, settings, overwrite=False):
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise ValueError(f"{run_dir} exists and is not a folder")
     if not os.path.isdir(run_dir) or not os.listdir(run_dir):
-        _start(run_dir, settings)
+        if write:
+            _start(run_dir, settings)
         return "new"
     if not os.path.isfile(run_path(run_dir, RUN_FILE)):
         raise ValueError(
@@ -68,8 +72,9 @@ def prepare_run_folder(run_dir, settings, overwrite=False):
             "choose another --out"
         )
     if overwrite:
-        shutil.rmtree(run_dir)
-        _start(run_dir, settings)
+        if write:
+            shutil.rmtree(run_dir)
+            _start(run_dir, settings)
         return "new"
     if os.path.isfile(run_path(run_dir, MODEL_FILE)):
         return "complete"

@@ -5,6 +5,7 @@ import os
 
 import keras
 import keras_hub
+import tensorflow as tf
 
 from tfzoo.data import (
     count_windows,
@@ -20,7 +21,15 @@ from tfzoo.text import (
     save_tokenizer,
     tokenizer_kind,
 )
-from tfzoo.training.callbacks import BitsPerCharacter, TextSamples
+from tfzoo.training.callbacks import (BitsPerCharacter, ModelGraph,
+                                      RestoreOnly, StopOnNonFiniteLoss,
+                                      TextSamples)
+from tfzoo.training.distribute import (PRECISIONS, check_workers_agree,
+                                       describe, distribute_data,
+                                       global_batch_size, is_chief,
+                                       is_default, precision_policy,
+                                       reporting_lost_workers, weights_digest,
+                                       worker_name)
 from tfzoo.training.optimizer import make_optimizer
 from tfzoo.training.run_folder import (
     MODEL_FILE,
@@ -43,6 +52,7 @@ def make_settings(
     steps=None,
     steps_per_epoch=None,
     batch_size=None,
+    global_batch_size=None,
     learning_rate=None,
     warmup_steps=None,
     weight_decay=0.1,
@@ -52,11 +62,14 @@ def make_settings(
     validation_fraction=0.1,
     seed=1337,
     jit_compile=True,
+    precision="float32",
 ):
     """The settings of a run: the arguments, with the preset's defaults.
 
     Everything here defines the run: rerunning with the same settings
-    resumes it, with different ones is refused.
+    resumes it, with different ones is refused. `batch_size` is the batch
+    of each replica; `global_batch_size`, if given, is the batch of a whole
+    step whatever the number of replicas (it must divide among them).
 
     Raises:
         ValueError: an unknown model, preset or tokenizer, a preset of
@@ -82,9 +95,13 @@ def make_settings(
     for name, value in (("epochs", epochs), ("steps", steps),
                         ("steps_per_epoch", steps_per_epoch),
                         ("batch_size", batch_size),
+                        ("global_batch_size", global_batch_size),
                         ("context_length", context_length)):
         if value is not None and value < 1:
             raise ValueError(f"{name} must be at least 1, got {value}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of "
+                         f"{', '.join(PRECISIONS)}")
     training = spec["training"]
     if tokenizer == "subword":
         vocabulary_size = vocabulary_size or spec.get("vocabulary_size", 2000)
@@ -98,6 +115,7 @@ def make_settings(
         "steps": steps,
         "steps_per_epoch": steps_per_epoch,
         "batch_size": batch_size or training["batch_size"],
+        "global_batch_size": global_batch_size,
         "learning_rate": learning_rate or training["learning_rate"],
         "warmup_steps": (
             training["warmup_steps"] if warmup_steps is None else warmup_steps
@@ -114,11 +132,12 @@ def make_settings(
         "validation_fraction": validation_fraction,
         "seed": seed,
         "jit_compile": jit_compile,
+        "precision": precision,
     }
 
 
-def schedule(settings, num_train_tokens):
-    """`(epochs, steps_per_epoch)` of a run.
+def schedule(settings, num_train_tokens, batch_size):
+    """`(epochs, steps_per_epoch)` of a run with global batch `batch_size`.
 
     An epoch is one pass over the training tokens unless `steps_per_epoch`
     is set. With `steps` the run is cut into whole epochs of (nearly) equal
@@ -127,7 +146,7 @@ def schedule(settings, num_train_tokens):
     batches_per_pass = max(
         1,
         count_windows(num_train_tokens, settings["context_length"])
-        // settings["batch_size"],
+        // batch_size,
     )
     steps_per_epoch = settings["steps_per_epoch"] or batches_per_pass
     if settings["steps"] is None:
@@ -136,8 +155,9 @@ def schedule(settings, num_train_tokens):
     return epochs, math.ceil(settings["steps"] / epochs)
 
 
-def compile_model(model, settings=None, total_steps=1):
-    """Compiles for training (with `settings`) or for evaluation only."""
+def compile_model(model, settings=None, total_steps=1, jit_compile=None):
+    """Compiles for training (with `settings`) or for evaluation only;
+    `jit_compile` overrides the settings' choice."""
     optimizer = "adam"
     if settings is not None:
         optimizer = make_optimizer(
@@ -152,18 +172,29 @@ def compile_model(model, settings=None, total_steps=1):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras_hub.metrics.Perplexity(from_logits=True,
                                               name="perplexity")],
-        jit_compile=True if settings is None else settings["jit_compile"],
+        jit_compile=(
+            jit_compile if jit_compile is not None
+            else settings is None or settings["jit_compile"]
+        ),
     )
 
 
-def run_callbacks(run_dir, extra=()):
-    """The callbacks that keep a run folder: backup for resuming, the
-    `extra` ones (which add to the epoch logs), `logs/history.csv`,
-    TensorBoard and a `.keras` checkpoint per epoch."""
+def run_callbacks(run_dir, extra=(), chief=True):
+    """The callbacks that keep a run folder: a stop at a NaN loss, backup
+    for resuming, the `extra` ones (which add to the epoch logs),
+    `logs/history.csv`, TensorBoard and a `.keras` checkpoint per epoch.
+
+    Other workers than the `chief` of a cluster only restore the backup.
+    """
+    guard = StopOnNonFiniteLoss(run_path(run_dir, "checkpoints"))
+    if not chief:
+        return [guard, RestoreOnly(run_path(run_dir, "backup")), *extra]
     os.makedirs(run_path(run_dir, "checkpoints"), exist_ok=True)
     return [
+        guard,
         keras.callbacks.BackupAndRestore(run_path(run_dir, "backup")),
         *extra,
+        ModelGraph(run_path(run_dir, "logs", "train")),
         keras.callbacks.CSVLogger(
             run_path(run_dir, "logs", "history.csv"), append=True
         ),
@@ -184,6 +215,7 @@ def train(
     sample_every=500,
     callbacks=(),
     verbose="auto",
+    strategy=None,
 ):
     """Trains the run that `settings` define into `run_dir`.
 
@@ -199,16 +231,25 @@ def train(
         sample_every: int, steps between text samples in TensorBoard.
         callbacks: extra Keras callbacks.
         verbose: `model.fit`'s verbosity.
+        strategy: a `tf.distribute.Strategy` (see `distribute.make_strategy`);
+            default: the current one. In a cluster only the chief writes
+            into `run_dir`.
 
     Returns:
         `(model, tokenizer, sample)`: the trained model, its tokenizer and a
-        text sample generated at the end (`None` for a finished run).
+        text sample generated at the end (`None` for a finished run, and on
+        the other workers of a cluster).
 
     Example:
     >>> settings = make_settings("gpt", "gpt-tiny", data="input.txt", steps=200)
     >>> model, tokenizer, sample = train(settings, "runs/tiny")
     """
-    state = prepare_run_folder(run_dir, settings, overwrite)
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = is_chief(strategy)
+    replicas = strategy.num_replicas_in_sync
+    batch_size = global_batch_size(
+        settings["batch_size"], replicas, settings["global_batch_size"])
+    state = prepare_run_folder(run_dir, settings, overwrite, write=chief)
     if state == "complete":
         print(f"{run_dir} is already complete ({MODEL_FILE} exists); "
               "use --overwrite to train it again.")
@@ -221,18 +262,19 @@ def train(
     )
     if os.path.isfile(run_path(run_dir, "tokenizer.json")):
         tokenizer = load_tokenizer(run_dir)
-    else:
+    else:  # deterministic, so every worker of a cluster builds the same
         tokenizer = build_tokenizer(
             settings["tokenizer"], train_text, settings["vocabulary_size"]
         )
-        save_tokenizer(tokenizer, run_dir)
+        if chief:
+            save_tokenizer(tokenizer, run_dir)
     train_ids = encode(tokenizer, train_text)
     validation_ids = encode(tokenizer, validation_text)
 
     context_length = settings["context_length"]
-    batch_size = settings["batch_size"]
-    epochs, steps_per_epoch = schedule(settings, len(train_ids))
-    first_epoch = backup_epoch(run_dir)
+    epochs, steps_per_epoch = schedule(settings, len(train_ids), batch_size)
+    first_epoch = backup_epoch(run_dir) if state == "resume" else 0
+    check_workers_agree(strategy, first_epoch, run_dir)
     train_data = training_windows(
         train_ids,
         context_length,
@@ -245,37 +287,54 @@ def train(
         validation_ids, context_length, batch_size
     )
 
-    model = build_model(
-        settings["preset"],
-        tokenizer.vocabulary_size(),
-        context_length=context_length,
-        dropout=settings["dropout"],
-    )
-    compile_model(model, settings, total_steps=epochs * steps_per_epoch)
+    # Keras turns XLA off under tf.distribute strategies (it would put all
+    # replicas' variables on one device); so does tfzoo.
+    jit_compile = settings["jit_compile"] and is_default(strategy)
+    with strategy.scope(), precision_policy(settings["precision"]):
+        model = build_model(
+            settings["preset"],
+            tokenizer.vocabulary_size(),
+            context_length=context_length,
+            dropout=settings["dropout"],
+        )
+        compile_model(model, settings, total_steps=epochs * steps_per_epoch,
+                      jit_compile=jit_compile)
     print(
         f"{settings['preset']}: {model.count_params():,} parameters, "
         f"{tokenizer_kind(tokenizer)} vocabulary of "
         f"{tokenizer.vocabulary_size()} tokens. "
         f"Data: {len(train_ids):,} training and {len(validation_ids):,} "
         f"validation tokens. {epochs} epochs x {steps_per_epoch} steps of "
-        f"{batch_size} x {context_length} tokens."
+        f"{batch_size} x {context_length} tokens.\n"
+        f"{describe(strategy)}: global batch {batch_size} "
+        f"({batch_size // replicas} per replica), {settings['precision']}, "
+        f"XLA {'on' if jit_compile else 'off'}."
     )
     if first_epoch:
         print(f"Resuming {run_dir} at epoch {first_epoch + 1}.")
 
-    samples = TextSamples(
-        tokenizer, run_path(run_dir, "logs", "samples"), every=sample_every
-    )
     extra = [BitsPerCharacter()] if settings["tokenizer"] == "char" else []
-    fit_callbacks = run_callbacks(run_dir, [*extra, samples, *callbacks])
-    model.fit(
-        train_data,
-        validation_data=validation_data,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        callbacks=fit_callbacks,
-        shuffle=False,  # the pipeline shuffles
-        verbose=verbose,
-    )
+    samples = None
+    if chief:
+        samples = TextSamples(
+            tokenizer, run_path(run_dir, "logs", "samples"),
+            every=sample_every)
+        extra.append(samples)
+    fit_callbacks = run_callbacks(run_dir, [*extra, *callbacks], chief)
+    with reporting_lost_workers(strategy):
+        model.fit(
+            distribute_data(train_data),
+            validation_data=distribute_data(validation_data),
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=fit_callbacks,
+            shuffle=False,  # the pipeline shuffles
+            verbose=verbose if chief else 0,
+        )
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        print(f"{worker_name(strategy)}: final weights "
+              f"sha256 {weights_digest(model)}")
+    if not chief:
+        return model, tokenizer, None
     save_model_atomically(model, run_path(run_dir, MODEL_FILE))
     return model, tokenizer, samples.last_sample
