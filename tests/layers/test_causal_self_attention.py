@@ -104,3 +104,28 @@ def test_keras_round_trip(tmp_path, causal):
         CausalSelfAttention(num_heads=HEADS, causal=causal, dropout=0.1),
         random_inputs(), tmp_path,
     )
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_attention_weights_are_what_the_layer_mixes(causal):
+    layer = CausalSelfAttention(num_heads=HEADS, causal=causal)
+    x = random_inputs()
+    padding = np.ones((2, LENGTH), "int32")
+    padding[1, 7:] = 0
+    weights = ops.convert_to_numpy(layer.attention_weights(x, padding))
+    assert weights.shape == (2, HEADS, LENGTH, LENGTH)
+    np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-5)
+    if causal:  # nothing above the diagonal
+        assert np.all(np.triu(weights, k=1) == 0)
+    else:
+        assert np.all(weights[0] > 0)
+    assert np.all(weights[1, :, :, 7:] == 0)  # padded keys are not read
+    # The weights times the values, through the output projection, are the
+    # layer's own outputs.
+    _, _, value = np.split(ops.convert_to_numpy(layer.qkv(x)), 3, axis=-1)
+    value = value.reshape(2, LENGTH, HEADS, -1).transpose(0, 2, 1, 3)
+    mixed = (weights @ value).transpose(0, 2, 1, 3).reshape(2, LENGTH, -1)
+    expected = ops.convert_to_numpy(layer(x, padding_mask=padding))
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(layer.output_dense(mixed))[:, :7],
+        expected[:, :7], atol=1e-5)

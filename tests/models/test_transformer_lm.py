@@ -74,3 +74,16 @@ def test_presets():
 def test_unknown_preset():
     with pytest.raises(ValueError, match="unknown preset 'gpt-huge'"):
         build_model("gpt-huge", vocabulary_size=10)
+
+
+def test_attention_weights_per_block():
+    model = small_model()
+    weights = model.attention_weights(token_ids(length=9))
+    assert len(weights) == 2
+    for block_weights in weights:
+        block_weights = keras.ops.convert_to_numpy(block_weights)
+        assert block_weights.shape == (2, 2, 9, 9)
+        np.testing.assert_allclose(block_weights.sum(-1), 1.0, rtol=1e-5)
+        assert np.all(np.triu(block_weights, k=1) == 0)
+    # Different blocks read differently.
+    assert not np.allclose(weights[0], weights[1])

@@ -145,6 +145,35 @@ class CausalSelfAttention(keras.layers.Layer):
             return outputs
         return outputs, cache
 
+    def attention_weights(self, inputs, padding_mask=None):
+        """The attention weights of `call`: which keys each query reads.
+
+        `call` never forms them (the fused `dot_product_attention` does not
+        return them); this computes them the textbook way,
+        `softmax(Q K^T / sqrt(head_dim))` with the same masks, to inspect
+        or plot.
+
+        Returns:
+            float tensor `(batch, num_heads, length, length)`: row `i` of
+            head `h` holds query `i`'s weights over the keys (summing to 1).
+        """
+        if not self.built:
+            self.build(tuple(inputs.shape))
+        query, key, _ = ops.split(self.qkv(inputs), 3, axis=-1)
+        query = ops.transpose(self._split_heads(query), (0, 2, 1, 3))
+        key = ops.transpose(self._split_heads(key), (0, 2, 3, 1))
+        scores = ops.matmul(query, key) / ops.sqrt(
+            ops.cast(self.head_dim, query.dtype))
+        length = ops.shape(inputs)[1]
+        mask = ops.ones((length, length), "bool")[None, None]
+        if self.causal:
+            mask = ops.logical_and(mask, ops.tril(mask))
+        if padding_mask is not None:
+            mask = ops.logical_and(
+                mask, ops.cast(padding_mask, "bool")[:, None, None, :])
+        scores = ops.where(mask, ops.cast(scores, "float32"), -1e9)
+        return ops.softmax(scores, axis=-1)
+
     def compute_output_shape(self, inputs_shape):
         return inputs_shape
 

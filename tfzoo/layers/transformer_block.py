@@ -165,6 +165,12 @@ class TransformerBlock(keras.layers.Layer):
             return x
         return x, new_cache
 
+    def attention_weights(self, inputs, padding_mask=None):
+        """The attention weights of this block's attention on `inputs`
+        (see `CausalSelfAttention.attention_weights`)."""
+        x = self.attention_norm(inputs) if self.norm_first else inputs
+        return self.attention.attention_weights(x, padding_mask)
+
     def compute_output_shape(self, inputs_shape):
         return inputs_shape
 

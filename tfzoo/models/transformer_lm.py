@@ -173,6 +173,22 @@ class TransformerLM(keras.Model):
         logits = self.token_embedding(self.final_norm(x), reverse=True)
         return logits, layer_caches
 
+    def attention_weights(self, token_ids):
+        """Each block's attention weights on `token_ids`, for inspection.
+
+        Returns:
+            A list with one float32 tensor per block, each of shape
+            `(batch, num_heads, length, length)`; row `i` of a head holds
+            how much position `i` reads each position `<= i`.
+        """
+        x = self.token_embedding(token_ids)
+        x = x + self.position_embedding(x)
+        weights = []
+        for block in self.blocks:
+            weights.append(block.attention_weights(x))
+            x = block(x)
+        return weights
+
     def get_config(self):
         return {
             "name": self.name,
