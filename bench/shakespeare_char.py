@@ -9,6 +9,9 @@ linear warmup, then cosine decay that reaches its floor when time is up.
 
     python bench/shakespeare_char.py [--minutes 10] [--data-dir ../shared/data]
 
+`--model lstm` trains the LSTM baseline instead (`--layers` LSTMs of
+`--width` units; the textbook's lstm-char is `--layers 1 --width 128`).
+
 nanoGPT's own figures on this kind of machine (2 CPU cores): its CPU "baby
 GPT" recipe reaches 1.874 in 2,000 iterations (111 s) and 1.536 in 10,500
 iterations (9 minutes).
@@ -30,9 +33,13 @@ from tfzoo.data import (  # noqa: E402
     training_windows,
 )
 from tfzoo.data.sources import read_text_file  # noqa: E402
-from tfzoo.models import TransformerLM  # noqa: E402
+from tfzoo.models import LSTMLM, TransformerLM  # noqa: E402
 from tfzoo.text import CharTokenizer, encode  # noqa: E402
 from tfzoo.training import make_optimizer  # noqa: E402
+from tfzoo.training.distribute import (  # noqa: E402
+    check_precision,
+    precision_policy,
+)
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -64,6 +71,7 @@ def main():
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--model", choices=["gpt", "lstm"], default="gpt")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--data-dir", help="default: $TFZOO_DATA_DIR, "
                         "else ../shared/data beside the repository")
@@ -78,6 +86,9 @@ def main():
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--weight-decay", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--precision", default="float32",
+                        choices=["float32", "mixed_bfloat16"])
+    parser.add_argument("--no-xla", action="store_true")
     args = parser.parse_args()
 
     directory = data_dir(args.data_dir) or os.path.join(
@@ -90,17 +101,28 @@ def main():
     validation_ids = encode(tokenizer, validation_text)
 
     keras.utils.set_random_seed(args.seed)
-    model = TransformerLM(
-        tokenizer.vocabulary_size(), args.context, args.layers, args.heads,
-        args.width, dropout=args.dropout)
+    check_precision(args.precision)
+    with precision_policy(args.precision):
+        if args.model == "gpt":
+            model = TransformerLM(
+                tokenizer.vocabulary_size(), args.context, args.layers,
+                args.heads, args.width, dropout=args.dropout)
+        else:
+            model = LSTMLM(
+                tokenizer.vocabulary_size(), args.context,
+                embedding_dim=args.width, hidden_dim=args.width,
+                num_layers=args.layers, dropout=args.dropout)
     model.compile(
         optimizer=make_optimizer(args.learning_rate,
                                  weight_decay=args.weight_decay),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        jit_compile=True)
-    print(f"GPT {args.layers} layers x {args.heads} heads x width "
-          f"{args.width}, context {args.context}, batch {args.batch}: "
-          f"{model.count_params():,} parameters; {args.minutes:g} minutes")
+        jit_compile=not args.no_xla)
+    shape = (f"GPT {args.layers} layers x {args.heads} heads x width "
+             f"{args.width}" if args.model == "gpt" else
+             f"LSTM {args.layers} layer(s) x {args.width} units")
+    print(f"{shape}, context {args.context}, batch {args.batch}: "
+          f"{model.count_params():,} parameters; {args.minutes:g} minutes; "
+          f"{args.precision}, XLA {'off' if args.no_xla else 'on'}")
 
     steps_per_epoch = 200
     schedule = WallClockSchedule(args.learning_rate, args.minutes * 60,
