@@ -40,7 +40,8 @@ def text_file(tmp_path, small_text):
 
 @pytest.fixture
 def shared_data_dir():
-    directory = os.environ.get("TFZOO_DATA_DIR", SHARED_DATA)
+    # Absolute: notebooks and subprocesses run in other folders.
+    directory = os.path.abspath(os.environ.get("TFZOO_DATA_DIR", SHARED_DATA))
     if not os.path.isfile(os.path.join(directory, "tiny_shakespeare",
                                        "input.txt")):
         pytest.fail(f"Tiny Shakespeare not found under {directory}; set "
