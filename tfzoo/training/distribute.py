@@ -163,9 +163,9 @@ def is_chief(strategy):
     """Whether this process writes the run's files (checkpoints, logs,
     exports): the `chief` task of a cluster, else worker 0; always true
     outside a cluster."""
-    resolver = getattr(strategy, "cluster_resolver", None)
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return True
+    resolver = strategy.cluster_resolver
     task_type, task_id = resolver.task_type, resolver.task_id
     if task_type in (None, "chief"):
         return True
@@ -195,7 +195,7 @@ def check_workers_agree(strategy, first_epoch, run_dir):
     that all machines share (e.g. over NFS)."""
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return
-    # All equal exactly when the sum of squares is n times the mean square.
+    # (sum x)^2 == n * sum x^2 exactly when all n values x are equal.
     epochs = strategy.run(lambda: tf.constant([first_epoch,
                                                first_epoch ** 2], tf.int64))
     total, squares = strategy.reduce("SUM", epochs, axis=None).numpy()
