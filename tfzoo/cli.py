@@ -321,8 +321,8 @@ def _add_distribution_arguments(parser):
         "--strategy", choices=STRATEGIES, default="auto",
         help="auto: a TPU if one is found, else mirrored over several "
         "GPUs, else default (one device); multiworker reads TF_CONFIG")
-    group.add_argument("--tpu", help="TPU name or grpc://host:port "
-                       "(default on a TPU VM: local)")
+    group.add_argument("--tpu", help="TPU name or grpc://host:port; leave "
+                       "it out on a TPU VM (its local TPU)")
     group.add_argument(
         "--cpu-devices", type=_positive_int,
         help="split the CPU into this many logical devices, to try "
