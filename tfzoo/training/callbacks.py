@@ -107,6 +107,7 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         self.checkpoint_dir = checkpoint_dir
 
     def _check(self, logs, where):
+        """Raises if a loss in `logs` is not finite; `where()` says when."""
         for name in ("loss", "val_loss"):
             if name in (logs or {}) and not math.isfinite(float(logs[name])):
                 kept = ""
@@ -115,15 +116,15 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
                             f"{self.checkpoint_dir}")
                 raise TrainingDiverged(
                     f"training stopped: {name} became {float(logs[name])} "
-                    f"{where}{kept}. Lower --learning-rate (or raise "
+                    f"{where()}{kept}. Lower --learning-rate (or raise "
                     "--warmup-steps) and train again")
 
     def on_train_batch_end(self, batch, logs=None):
-        step = int(self.model.optimizer.iterations.numpy())
-        self._check(logs, f"at step {step}")
+        self._check(logs, lambda: "at step "
+                    f"{int(self.model.optimizer.iterations.numpy())}")
 
     def on_epoch_end(self, epoch, logs=None):
-        self._check(logs, f"at the end of epoch {epoch + 1}")
+        self._check(logs, lambda: f"at the end of epoch {epoch + 1}")
 
 
 class RestoreOnly(keras.callbacks.BackupAndRestore):

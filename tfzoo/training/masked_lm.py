@@ -18,12 +18,12 @@ import tensorflow as tf
 from tfzoo.data import load_text_splits
 from tfzoo.models import BertEncoder, BertMaskedLM
 from tfzoo.text.bert_preprocessor import BertPreprocessor
-from tfzoo.training.distribute import describe, is_chief
+from tfzoo.training.distribute import describe
 from tfzoo.training.classifier import (SCRATCH_SIZES, compile_for_labels,
                                        fit_and_save, load_preprocessor,
                                        save_preprocessor)
-from tfzoo.training.run_folder import (MODEL_FILE, prepare_run_folder,
-                                       run_path)
+from tfzoo.training.run_folder import MODEL_FILE, run_path
+from tfzoo.training.train import open_run
 
 SELECTION_RATE = 0.15
 
@@ -87,12 +87,8 @@ def train_masked_lm(settings, run_dir, data_dir=None, overwrite=False,
     """Pretrains (or resumes) the MLM run under `strategy` (default: the
     current one); returns `(model, preprocessor)`.
     """
-    strategy = strategy or tf.distribute.get_strategy()
-    chief = is_chief(strategy)
-    state = prepare_run_folder(run_dir, settings, overwrite, write=chief)
+    strategy, chief, state = open_run(run_dir, settings, overwrite, strategy)
     if state == "complete":
-        print(f"{run_dir} is already complete ({MODEL_FILE} exists); "
-              "use --overwrite to train it again.")
         return (keras.saving.load_model(run_path(run_dir, MODEL_FILE)),
                 load_preprocessor(run_dir))
 

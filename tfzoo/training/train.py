@@ -24,10 +24,10 @@ from tfzoo.text import (
 from tfzoo.training.callbacks import (BitsPerCharacter, ModelGraph,
                                       RestoreOnly, StopOnNonFiniteLoss,
                                       TextSamples)
-from tfzoo.training.distribute import (PRECISIONS, check_workers_agree,
-                                       describe, distribute_data,
-                                       global_batch_size, is_chief,
-                                       is_default, precision_policy,
+from tfzoo.training.distribute import (check_workers_agree, describe,
+                                       distribute_data, global_batch_size,
+                                       is_chief, is_default, precision_name,
+                                       precision_policy,
                                        reporting_lost_workers, weights_digest,
                                        worker_name)
 from tfzoo.training.optimizer import make_optimizer
@@ -99,9 +99,6 @@ def make_settings(
                         ("context_length", context_length)):
         if value is not None and value < 1:
             raise ValueError(f"{name} must be at least 1, got {value}")
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose one of "
-                         f"{', '.join(PRECISIONS)}")
     training = spec["training"]
     if tokenizer == "subword":
         vocabulary_size = vocabulary_size or spec.get("vocabulary_size", 2000)
@@ -132,7 +129,7 @@ def make_settings(
         "validation_fraction": validation_fraction,
         "seed": seed,
         "jit_compile": jit_compile,
-        "precision": precision,
+        "precision": precision_name(precision),
     }
 
 
@@ -207,6 +204,25 @@ def run_callbacks(run_dir, extra=(), chief=True):
     ]
 
 
+def open_run(run_dir, settings, overwrite=False, strategy=None):
+    """Starts, resumes or finds finished the run in `run_dir`, the same way
+    for every kind of run.
+
+    Returns:
+        `(strategy, chief, state)`: the strategy (default: the current
+        one), whether this process writes the run folder (see
+        `distribute.is_chief`), and `"new"`, `"resume"` or `"complete"`
+        (see `prepare_run_folder`; a complete run is announced).
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = is_chief(strategy)
+    state = prepare_run_folder(run_dir, settings, overwrite, write=chief)
+    if state == "complete":
+        print(f"{run_dir} is already complete ({MODEL_FILE} exists); "
+              "use --overwrite to train it again.")
+    return strategy, chief, state
+
+
 def train(
     settings,
     run_dir,
@@ -245,14 +261,11 @@ def train(
     >>> model, tokenizer, sample = train(settings, "runs/tiny")
     """
     strategy = strategy or tf.distribute.get_strategy()
-    chief = is_chief(strategy)
     replicas = strategy.num_replicas_in_sync
-    batch_size = global_batch_size(
+    batch_size = global_batch_size(  # refused before the folder is touched
         settings["batch_size"], replicas, settings["global_batch_size"])
-    state = prepare_run_folder(run_dir, settings, overwrite, write=chief)
+    strategy, chief, state = open_run(run_dir, settings, overwrite, strategy)
     if state == "complete":
-        print(f"{run_dir} is already complete ({MODEL_FILE} exists); "
-              "use --overwrite to train it again.")
         model = keras.saving.load_model(run_path(run_dir, MODEL_FILE))
         return model, load_tokenizer(run_dir), None
 
