@@ -4,13 +4,15 @@ Prints, for `gpt-tiny` and `gpt-shakespeare-char`, training tokens/s through
 `model.fit` (the same compiled step as `tfzoo train`) and the fraction of
 this machine's float32 matmul FLOP/s that the step reaches, counting
 6 x non-embedding parameters + 12 x layers x width x context FLOPs per token.
-As a reference it also trains a stack of keras-hub `TransformerDecoder`
-layers of gpt-tiny's sizes in the same run.
+As references it also trains, in the same run, a stack of keras-hub
+`TransformerDecoder` layers of gpt-tiny's sizes, and `gpt-shakespeare-char`
+with Keras's own dropout in place of tfzoo's `FastDropout`.
 
     python bench/train_throughput.py [--steps 30] [--matmul-size 4096]
 """
 
 import argparse
+import contextlib
 import os
 import time
 
@@ -21,6 +23,7 @@ import keras_hub  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from tfzoo.layers import FastDropout  # noqa: E402
 from tfzoo.models import build_model, get_preset  # noqa: E402
 from tfzoo.training import compile_model, make_settings  # noqa: E402
 
@@ -95,6 +98,25 @@ def keras_hub_decoder_stack(num_layers, num_heads, hidden_dim,
     return model
 
 
+@contextlib.contextmanager
+def keras_dropout():
+    """Models built inside drop out with `keras.random.dropout`, the random
+    numbers of `keras.layers.Dropout`, instead of `FastDropout`'s."""
+    fast_call = FastDropout.call
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        return keras.random.dropout(inputs, self.rate,
+                                    seed=self.seed_generator)
+
+    FastDropout.call = call
+    try:
+        yield
+    finally:
+        FastDropout.call = fast_call
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=30,
@@ -107,30 +129,40 @@ def main():
     peak = matmul_flops_per_second(args.matmul_size)
     print(f"float32 matmul {args.matmul_size}x{args.matmul_size}: "
           f"{peak / 1e9:.1f} GFLOP/s")
-    print(f"{'model':34s} {'batch':>5s} {'tokens/s':>10s} {'GFLOP/s':>8s} "
+    print(f"{'model':42s} {'batch':>5s} {'tokens/s':>10s} {'GFLOP/s':>8s} "
           f"{'of matmul':>9s}")
     rates = {}
     for preset in args.presets:
         spec = get_preset(preset)
         arguments, training = spec["arguments"], spec["training"]
-        candidates = {f"tfzoo {preset}": build_model(preset, VOCABULARY_SIZE)}
+        # name: (model, the context its training step is traced in)
+        candidates = {f"tfzoo {preset}": (
+            build_model(preset, VOCABULARY_SIZE), contextlib.nullcontext())}
         if preset == "gpt-tiny":
-            candidates[f"keras-hub TransformerDecoder x{arguments['num_layers']}"] = (
-                keras_hub_decoder_stack(
-                    arguments["num_layers"], arguments["num_heads"],
-                    arguments["hidden_dim"], arguments["context_length"],
-                    4 * arguments["hidden_dim"], arguments["dropout"]))
-        for name, model in candidates.items():
-            tokens_per_second = training_tokens_per_second(
-                model, training["batch_size"], arguments["context_length"],
-                args.steps, preset)
+            name = f"keras-hub TransformerDecoder x{arguments['num_layers']}"
+            candidates[name] = (keras_hub_decoder_stack(
+                arguments["num_layers"], arguments["num_heads"],
+                arguments["hidden_dim"], arguments["context_length"],
+                4 * arguments["hidden_dim"], arguments["dropout"]),
+                contextlib.nullcontext())
+        if arguments.get("dropout"):
+            candidates[f"tfzoo {preset}, keras dropout"] = (
+                build_model(preset, VOCABULARY_SIZE), keras_dropout())
+        for name, (model, context) in candidates.items():
+            with context:
+                tokens_per_second = training_tokens_per_second(
+                    model, training["batch_size"],
+                    arguments["context_length"], args.steps, preset)
             flops = tokens_per_second * flops_per_token(
                 arguments["num_layers"], arguments["hidden_dim"],
                 arguments["context_length"], non_embedding_parameters(model))
             rates[name] = tokens_per_second
-            print(f"{name:34s} {training['batch_size']:5d} "
+            print(f"{name:42s} {training['batch_size']:5d} "
                   f"{tokens_per_second:10,.0f} {flops / 1e9:8.1f} "
                   f"{flops / peak:9.1%}")
+        if arguments.get("dropout"):
+            print(f"{preset} FastDropout / keras dropout tokens/s: "
+                  f"{rates[f'tfzoo {preset}'] / rates[name]:.2f}")
     if "tfzoo gpt-tiny" in rates:
         reference = [v for k, v in rates.items() if k.startswith("keras-hub")]
         print(f"gpt-tiny tfzoo / keras-hub tokens/s: "

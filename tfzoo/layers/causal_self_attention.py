@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from tfzoo.layers.fast_dropout import FastDropout
+
 
 @keras.saving.register_keras_serializable(package="tfzoo")
 class CausalSelfAttention(keras.layers.Layer):
@@ -84,7 +86,7 @@ class CausalSelfAttention(keras.layers.Layer):
             name="output",
         )
         self.output_dense.build(inputs_shape)
-        self.output_dropout = keras.layers.Dropout(
+        self.output_dropout = FastDropout(
             self.dropout, dtype=self.dtype_policy
         )
         self.built = True

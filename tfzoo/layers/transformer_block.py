@@ -3,6 +3,7 @@
 import keras
 
 from tfzoo.layers.causal_self_attention import CausalSelfAttention
+from tfzoo.layers.fast_dropout import FastDropout
 
 
 @keras.saving.register_keras_serializable(package="tfzoo")
@@ -120,7 +121,7 @@ class TransformerBlock(keras.layers.Layer):
         self.mlp_in.build(inputs_shape)
         self.mlp_out = dense(hidden_dim, "mlp_out")
         self.mlp_out.build(mlp_hidden_shape)
-        self.mlp_dropout = keras.layers.Dropout(
+        self.mlp_dropout = FastDropout(
             self.dropout, dtype=self.dtype_policy
         )
         self.built = True

@@ -9,7 +9,7 @@ norm_first=False)`, so it loads Hugging Face BERT checkpoints exactly
 
 import keras
 
-from tfzoo.layers import PositionalEmbedding, TransformerBlock
+from tfzoo.layers import FastDropout, PositionalEmbedding, TransformerBlock
 
 
 @keras.saving.register_keras_serializable(package="tfzoo")
@@ -86,7 +86,7 @@ class BertEncoder(keras.Model):
         self.embedding_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_epsilon, dtype=dtype, name="embedding_norm"
         )
-        self.embedding_dropout = keras.layers.Dropout(
+        self.embedding_dropout = FastDropout(
             dropout, dtype=dtype, name="embedding_dropout"
         )
         self.blocks = [

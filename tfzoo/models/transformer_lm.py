@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from tfzoo.layers import (
+    FastDropout,
     PositionalEmbedding,
     TransformerBlock,
     gelu_approximate,
@@ -81,7 +82,7 @@ class TransformerLM(keras.Model):
             dtype=dtype,
             name="position_embedding",
         )
-        self.embedding_dropout = keras.layers.Dropout(
+        self.embedding_dropout = FastDropout(
             dropout, dtype=dtype, name="embedding_dropout"
         )
         self.blocks = [
