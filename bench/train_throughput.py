@@ -145,8 +145,9 @@ def main():
                 arguments["hidden_dim"], arguments["context_length"],
                 4 * arguments["hidden_dim"], arguments["dropout"]),
                 contextlib.nullcontext())
+        keras_dropout_name = f"tfzoo {preset}, keras dropout"
         if arguments.get("dropout"):
-            candidates[f"tfzoo {preset}, keras dropout"] = (
+            candidates[keras_dropout_name] = (
                 build_model(preset, VOCABULARY_SIZE), keras_dropout())
         for name, (model, context) in candidates.items():
             with context:
@@ -161,8 +162,9 @@ def main():
                   f"{tokens_per_second:10,.0f} {flops / 1e9:8.1f} "
                   f"{flops / peak:9.1%}")
         if arguments.get("dropout"):
+            ratio = rates[f"tfzoo {preset}"] / rates[keras_dropout_name]
             print(f"{preset} FastDropout / keras dropout tokens/s: "
-                  f"{rates[f'tfzoo {preset}'] / rates[name]:.2f}")
+                  f"{ratio:.2f}")
     if "tfzoo gpt-tiny" in rates:
         reference = [v for k, v in rates.items() if k.startswith("keras-hub")]
         print(f"gpt-tiny tfzoo / keras-hub tokens/s: "
