@@ -13,8 +13,9 @@ def random_inputs(batch=2, length=LENGTH, seed=0):
     return rng.normal(size=(batch, length, WIDTH)).astype("float32")
 
 
-def test_causality():
-    layer = CausalSelfAttention(num_heads=HEADS)
+@pytest.mark.parametrize("rotary", [False, True])
+def test_causality(rotary):
+    layer = CausalSelfAttention(num_heads=HEADS, rotary=rotary)
     x = random_inputs()
     before = ops.convert_to_numpy(layer(x))
     for t in range(LENGTH - 1):
@@ -59,9 +60,9 @@ def test_padding_mask_hides_padded_keys(causal):
     np.testing.assert_allclose(outputs[0, :6], short[0], atol=1e-5)
 
 
-@pytest.mark.parametrize("prefill", [1, 4])
-def test_cache_matches_full_attention(prefill):
-    layer = CausalSelfAttention(num_heads=HEADS)
+@pytest.mark.parametrize("prefill,rotary", [(1, False), (4, False), (4, True)])
+def test_cache_matches_full_attention(prefill, rotary):
+    layer = CausalSelfAttention(num_heads=HEADS, rotary=rotary)
     x = random_inputs()
     full = ops.convert_to_numpy(layer(x))
     cache = np.zeros((2, 2, LENGTH + 3, HEADS, WIDTH // HEADS), "float32")
@@ -98,12 +99,38 @@ def test_one_fused_projection():
     assert layer.qkv.kernel.shape == (WIDTH, 3 * WIDTH)
 
 
-@pytest.mark.parametrize("causal", [True, False])
-def test_keras_round_trip(tmp_path, causal):
+@pytest.mark.parametrize("causal,rotary", [(True, False), (False, False),
+                                           (True, True)])
+def test_keras_round_trip(tmp_path, causal, rotary):
     assert_keras_round_trip(
-        CausalSelfAttention(num_heads=HEADS, causal=causal, dropout=0.1),
+        CausalSelfAttention(num_heads=HEADS, causal=causal, rotary=rotary,
+                            dropout=0.1),
         random_inputs(), tmp_path,
     )
+
+
+def test_rotary_attention_sees_relative_positions():
+    # The same vector at every position: plain attention cannot tell the
+    # keys apart and reads them evenly; rotary attention weighs them by
+    # their distance from the query, the same at any absolute position.
+    x = np.repeat(random_inputs(batch=1, length=1), LENGTH, axis=1)
+    plain = CausalSelfAttention(num_heads=HEADS)
+    weights = ops.convert_to_numpy(plain.attention_weights(x))
+    np.testing.assert_allclose(weights[0, :, -1], 1.0 / LENGTH, rtol=1e-5)
+    rotary = CausalSelfAttention(num_heads=HEADS, rotary=True)
+    weights = ops.convert_to_numpy(rotary.attention_weights(x))
+    assert not np.allclose(weights[0, :, -1], 1.0 / LENGTH, rtol=1e-3)
+    # The score of query i on key j depends on i - j only: query 4 reads
+    # keys 0..4 the way query 9 reads keys 5..9, before normalization.
+    near = weights[0, :, 4, :5] / weights[0, :, 4, 4:5]
+    far = weights[0, :, 9, 5:] / weights[0, :, 9, 9:]
+    np.testing.assert_allclose(near, far, rtol=1e-4)
+
+
+def test_rotary_needs_an_even_head_size():
+    with pytest.raises(ValueError, match="even head size"):
+        # WIDTH heads of size 1
+        CausalSelfAttention(num_heads=WIDTH, rotary=True)(random_inputs())
 
 
 @pytest.mark.parametrize("causal", [True, False])

@@ -55,8 +55,9 @@ def test_padding_mask_reaches_attention():
     )
 
 
-def test_cache_matches_full():
-    block = TransformerBlock(HEADS, 64)
+@pytest.mark.parametrize("rotary", [False, True])
+def test_cache_matches_full(rotary):
+    block = TransformerBlock(HEADS, 64, rotary=rotary)
     x = random_inputs()
     full = ops.convert_to_numpy(block(x))
     cache = np.zeros((2, 2, LENGTH, HEADS, WIDTH // HEADS), "float32")
@@ -68,10 +69,12 @@ def test_cache_matches_full():
     np.testing.assert_allclose(np.concatenate(pieces, 1), full, atol=1e-5)
 
 
-@pytest.mark.parametrize("causal,norm_first", [(True, True), (False, False)])
-def test_keras_round_trip(tmp_path, causal, norm_first):
+@pytest.mark.parametrize("causal,norm_first,rotary", [
+    (True, True, False), (False, False, False), (True, True, True)])
+def test_keras_round_trip(tmp_path, causal, norm_first, rotary):
     assert_keras_round_trip(
         TransformerBlock(HEADS, 64, dropout=0.1, causal=causal,
-                         norm_first=norm_first, layer_norm_epsilon=1e-12),
+                         norm_first=norm_first, rotary=rotary,
+                         layer_norm_epsilon=1e-12),
         random_inputs(), tmp_path,
     )

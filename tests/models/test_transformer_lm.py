@@ -23,8 +23,9 @@ def test_logits_shape_and_dtype():
     assert logits.dtype == "float32"
 
 
-def test_model_is_causal():
-    model = small_model()
+@pytest.mark.parametrize("positional", ["learned", "rotary"])
+def test_model_is_causal(positional):
+    model = small_model(positional_embedding=positional)
     ids = token_ids()
     before = keras.ops.convert_to_numpy(model(ids))
     for t in range(15):
@@ -42,7 +43,7 @@ def test_tied_head_shares_the_embedding():
     assert not any("reverse" in name for name in weight_names)
 
 
-@pytest.mark.parametrize("positional", ["learned", "sinusoidal"])
+@pytest.mark.parametrize("positional", ["learned", "sinusoidal", "rotary"])
 def test_keras_round_trip(tmp_path, positional):
     model = small_model(dropout=0.1, positional_embedding=positional)
     ids = token_ids()
@@ -55,6 +56,29 @@ def test_keras_round_trip(tmp_path, positional):
         keras.ops.convert_to_numpy(restored(ids)),
         keras.ops.convert_to_numpy(model(ids)),
     )
+
+
+def test_rotary_model_has_no_position_table():
+    learned, rotary = small_model(), small_model(positional_embedding="rotary")
+    assert rotary.position_embedding is None
+    assert learned.count_params() - rotary.count_params() == 16 * 16
+    assert all(block.attention.rotary for block in rotary.blocks)
+    with pytest.raises(ValueError, match="positional_embedding must be"):
+        small_model(positional_embedding="alibi")
+
+
+@pytest.mark.parametrize("positional", ["learned", "rotary"])
+def test_cached_decoding_matches_the_full_model(positional):
+    model = small_model(positional_embedding=positional)
+    ids = token_ids()
+    full = keras.ops.convert_to_numpy(model(ids))
+    cache = model.initial_cache(batch_size=2, max_length=16)
+    logits, cache = model.call_with_cache(ids[:, :5], cache, 0)
+    pieces = [keras.ops.convert_to_numpy(logits)]
+    for t in range(5, 16):
+        logits, cache = model.call_with_cache(ids[:, t : t + 1], cache, t)
+        pieces.append(keras.ops.convert_to_numpy(logits))
+    np.testing.assert_allclose(np.concatenate(pieces, 1), full, atol=1e-5)
 
 
 def test_presets():

@@ -1,6 +1,7 @@
 """Multi-head self-attention with a fused QKV projection and a KV cache."""
 
 import keras
+import keras_hub
 from keras import ops
 
 from tfzoo.layers.fast_dropout import FastDropout
@@ -26,11 +27,18 @@ class CausalSelfAttention(keras.layers.Layer):
     over every position up to the query's own, and returns
     `(outputs, updated_cache)`.
 
+    With `rotary=True` the queries and keys are rotated by their position
+    (rotary position embeddings, Su et al., 2021, through keras-hub's
+    `RotaryEmbedding`), so attention sees relative positions and the model
+    needs no position table. Cached keys are stored already rotated.
+
     Args:
         num_heads: int. Number of attention heads; must divide the width.
         dropout: float. Dropout rate on the output projection.
         causal: bool. Whether to hide future positions. `False` gives the
             bidirectional attention of a BERT encoder.
+        rotary: bool. Whether to apply rotary position embeddings to the
+            queries and keys.
         use_bias: bool. Whether the projections have biases.
         kernel_initializer: initializer of the projection kernels.
         **kwargs: standard `keras.layers.Layer` arguments.
@@ -51,6 +59,7 @@ class CausalSelfAttention(keras.layers.Layer):
         num_heads,
         dropout=0.0,
         causal=True,
+        rotary=False,
         use_bias=True,
         kernel_initializer="glorot_uniform",
         **kwargs,
@@ -59,6 +68,7 @@ class CausalSelfAttention(keras.layers.Layer):
         self.num_heads = int(num_heads)
         self.dropout = float(dropout)
         self.causal = bool(causal)
+        self.rotary = bool(rotary)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
@@ -89,11 +99,31 @@ class CausalSelfAttention(keras.layers.Layer):
         self.output_dropout = FastDropout(
             self.dropout, dtype=self.dtype_policy
         )
+        if self.rotary:
+            if self.head_dim % 2:
+                raise ValueError(
+                    f"rotary=True needs an even head size, got "
+                    f"{self.head_dim}."
+                )
+            self.rotary_embedding = keras_hub.layers.RotaryEmbedding(
+                dtype=self.dtype_policy, name="rotary_embedding"
+            )
         self.built = True
 
-    def _split_heads(self, x):
-        batch, length = ops.shape(x)[0], ops.shape(x)[1]
-        return ops.reshape(x, (batch, length, self.num_heads, self.head_dim))
+    def _queries_keys_values(self, inputs, start_index=0):
+        """Projects `inputs` to `(batch, length, heads, head_dim)` queries,
+        keys and values; rotates the first two by position if `rotary`."""
+        batch, length = ops.shape(inputs)[0], ops.shape(inputs)[1]
+        # Heads 0..H-1 are the queries, H..2H-1 the keys, 2H..3H-1 the
+        # values, so one rotation serves the queries and keys together.
+        heads = ops.reshape(self.qkv(inputs), (
+            batch, length, 3 * self.num_heads, self.head_dim))
+        query_key, value = ops.split(heads, [2 * self.num_heads], axis=2)
+        if self.rotary:
+            query_key = self.rotary_embedding(query_key,
+                                              start_index=start_index)
+        query, key = ops.split(query_key, 2, axis=2)
+        return query, key, value
 
     def call(
         self,
@@ -103,11 +133,9 @@ class CausalSelfAttention(keras.layers.Layer):
         cache_index=None,
         training=None,
     ):
-        query, key, value = ops.split(self.qkv(inputs), 3, axis=-1)
-        query = self._split_heads(query)
-        key = self._split_heads(key)
-        value = self._split_heads(value)
-
+        query, key, value = self._queries_keys_values(
+            inputs, 0 if cache is None else cache_index
+        )
         if cache is None:
             mask = None
             if padding_mask is not None:
@@ -161,9 +189,9 @@ class CausalSelfAttention(keras.layers.Layer):
         """
         if not self.built:
             self.build(tuple(inputs.shape))
-        query, key, _ = ops.split(self.qkv(inputs), 3, axis=-1)
-        query = ops.transpose(self._split_heads(query), (0, 2, 1, 3))
-        key = ops.transpose(self._split_heads(key), (0, 2, 3, 1))
+        query, key, _ = self._queries_keys_values(inputs)
+        query = ops.transpose(query, (0, 2, 1, 3))
+        key = ops.transpose(key, (0, 2, 3, 1))
         scores = ops.matmul(query, key) / ops.sqrt(
             ops.cast(self.head_dim, query.dtype))
         length = ops.shape(inputs)[1]
@@ -186,6 +214,7 @@ class CausalSelfAttention(keras.layers.Layer):
                 "num_heads": self.num_heads,
                 "dropout": self.dropout,
                 "causal": self.causal,
+                "rotary": self.rotary,
                 "use_bias": self.use_bias,
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer

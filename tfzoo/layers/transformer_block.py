@@ -36,6 +36,8 @@ class TransformerBlock(keras.layers.Layer):
         dropout: float. Dropout rate after the attention and the MLP.
         causal: bool. `True` hides future positions (a language model);
             `False` attends both ways (an encoder).
+        rotary: bool. Rotary position embeddings in the attention (see
+            `CausalSelfAttention`).
         norm_first: bool. Pre-LayerNorm if `True` (default), post-LayerNorm
             if `False`.
         activation: activation of the MLP. Defaults to `"gelu"` (exact, as
@@ -64,6 +66,7 @@ class TransformerBlock(keras.layers.Layer):
         intermediate_dim,
         dropout=0.0,
         causal=True,
+        rotary=False,
         norm_first=True,
         activation="gelu",
         layer_norm_epsilon=1e-5,
@@ -76,6 +79,7 @@ class TransformerBlock(keras.layers.Layer):
         self.intermediate_dim = int(intermediate_dim)
         self.dropout = float(dropout)
         self.causal = bool(causal)
+        self.rotary = bool(rotary)
         self.norm_first = bool(norm_first)
         self.activation = keras.activations.get(activation)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
@@ -109,6 +113,7 @@ class TransformerBlock(keras.layers.Layer):
             num_heads=self.num_heads,
             dropout=self.dropout,
             causal=self.causal,
+            rotary=self.rotary,
             use_bias=self.use_bias,
             kernel_initializer=self.kernel_initializer,
             dtype=self.dtype_policy,
@@ -183,6 +188,7 @@ class TransformerBlock(keras.layers.Layer):
                 "intermediate_dim": self.intermediate_dim,
                 "dropout": self.dropout,
                 "causal": self.causal,
+                "rotary": self.rotary,
                 "norm_first": self.norm_first,
                 "activation": keras.activations.serialize(self.activation),
                 "layer_norm_epsilon": self.layer_norm_epsilon,

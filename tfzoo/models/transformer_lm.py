@@ -33,7 +33,10 @@ class TransformerLM(keras.Model):
         dropout: float. Dropout rate on embeddings and residual branches.
         tie_embeddings: bool. If `True` (default) the output head is the
             transpose of the token embedding (Press and Wolf, 2016).
-        positional_embedding: `"learned"` (default) or `"sinusoidal"`.
+        positional_embedding: `"learned"` (default) or `"sinusoidal"`: a
+            `PositionalEmbedding` added to the token embeddings; or
+            `"rotary"`: no position table, every attention layer rotates
+            its queries and keys by position instead.
         use_bias: bool. Whether dense layers have biases.
         layer_norm_epsilon: float.
         **kwargs: standard `keras.Model` arguments such as `name` and `dtype`.
@@ -63,6 +66,12 @@ class TransformerLM(keras.Model):
         **kwargs,
     ):
         intermediate_dim = intermediate_dim or 4 * hidden_dim
+        if positional_embedding not in ("learned", "sinusoidal", "rotary"):
+            raise ValueError(
+                "positional_embedding must be 'learned', 'sinusoidal' or "
+                f"'rotary', got {positional_embedding!r}"
+            )
+        rotary = positional_embedding == "rotary"
         initializer = keras.initializers.RandomNormal(stddev=0.02)
 
         # === Layers ===
@@ -75,13 +84,15 @@ class TransformerLM(keras.Model):
             dtype=dtype,
             name="token_embedding",
         )
-        self.position_embedding = PositionalEmbedding(
-            context_length,
-            kind=positional_embedding,
-            initializer=initializer,
-            dtype=dtype,
-            name="position_embedding",
-        )
+        self.position_embedding = None
+        if not rotary:
+            self.position_embedding = PositionalEmbedding(
+                context_length,
+                kind=positional_embedding,
+                initializer=initializer,
+                dtype=dtype,
+                name="position_embedding",
+            )
         self.embedding_dropout = FastDropout(
             dropout, dtype=dtype, name="embedding_dropout"
         )
@@ -91,6 +102,7 @@ class TransformerLM(keras.Model):
                 intermediate_dim=intermediate_dim,
                 dropout=dropout,
                 causal=True,
+                rotary=rotary,
                 norm_first=True,
                 activation=gelu_approximate,
                 layer_norm_epsilon=layer_norm_epsilon,
@@ -107,8 +119,7 @@ class TransformerLM(keras.Model):
 
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        x = self.token_embedding(token_ids)
-        x = self.embedding_dropout(x + self.position_embedding(x))
+        x = self.embedding_dropout(self._embed(token_ids))
         for block in self.blocks:
             x = block(x)
         x = self.final_norm(x)
@@ -127,6 +138,13 @@ class TransformerLM(keras.Model):
         self.positional_embedding = positional_embedding
         self.use_bias = use_bias
         self.layer_norm_epsilon = layer_norm_epsilon
+
+    def _embed(self, token_ids, start_index=0):
+        """Token embeddings plus, unless rotary, position embeddings."""
+        x = self.token_embedding(token_ids)
+        if self.position_embedding is None:
+            return x
+        return x + self.position_embedding(x, start_index=start_index)
 
     # === Cached decoding ===
 
@@ -163,8 +181,7 @@ class TransformerLM(keras.Model):
             `(logits, cache)`: float32 logits `(batch, length, vocabulary)`
             and the updated cache.
         """
-        x = self.token_embedding(token_ids)
-        x = x + self.position_embedding(x, start_index=cache_update_index)
+        x = self._embed(token_ids, start_index=cache_update_index)
         layer_caches = []
         for i, block in enumerate(self.blocks):
             x, layer_cache = block(
@@ -182,8 +199,7 @@ class TransformerLM(keras.Model):
             `(batch, num_heads, length, length)`; row `i` of a head holds
             how much position `i` reads each position `<= i`.
         """
-        x = self.token_embedding(token_ids)
-        x = x + self.position_embedding(x)
+        x = self._embed(token_ids)
         weights = []
         for block in self.blocks:
             weights.append(block.attention_weights(x))
