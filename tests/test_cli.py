@@ -1,6 +1,7 @@
 """The `tfzoo` command end to end, on a small text in a temporary folder."""
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -146,6 +147,8 @@ def test_resume_after_a_crash(tmp_path, text_file, capsys):
         (["--data", "TEXT", "--preset", "gpt-huge"], "unknown preset"),
         (["--data", "TEXT", "--model", "lstm", "--preset", "gpt-tiny"],
          "is a gpt model"),
+        (["--data", "TEXT", "--model", "lstm-classifier", "--optimizer",
+          "muon"], "--optimizer is for --model gpt or lstm"),
     ],
 )
 def test_bad_input_gives_one_line_error(tmp_path, text_file, capsys,
@@ -162,6 +165,19 @@ def test_bad_input_gives_one_line_error(tmp_path, text_file, capsys,
     error = capsys.readouterr().err.strip()
     assert error.startswith("tfzoo: error: ") and message in error
     assert len(error.splitlines()) == 1
+
+
+def test_train_with_muon(tmp_path, text_file):
+    run = str(tmp_path / "muon")
+    assert main(["train", "--data", text_file, "--optimizer", "muon",
+                 "--epochs", "2", "--steps-per-epoch", "8", "--no-xla",
+                 "--out", run, *QUICK]) == 0
+    with open(os.path.join(run, "run.json")) as f:
+        assert json.load(f)["optimizer"] == "muon"
+    model = keras.saving.load_model(os.path.join(run, "model.keras"))
+    assert type(model.optimizer).__name__ == "Muon"
+    first, last = history_rows(run)
+    assert float(last["val_loss"]) < float(first["val_loss"])
 
 
 def test_a_different_run_is_not_overwritten(tmp_path, text_file, capsys):

@@ -120,6 +120,10 @@ def _train_parser(subparsers):
                         help="peak learning rate (default: the preset's)")
     parser.add_argument("--warmup-steps", type=int,
                         help="default: the preset's")
+    parser.add_argument("--optimizer", choices=["adamw", "muon"],
+                        help="language models: adamw (default), or muon "
+                        "for the weight matrices and adamw for the rest; "
+                        "classifiers train with adamw")
     parser.add_argument("--weight-decay", type=float,
                         help="default: 0.1 for language models, 0.01 for "
                         "classifiers")
@@ -350,6 +354,10 @@ def _start_strategy(args):
 
 
 def _train(args):
+    if args.optimizer and args.model not in LANGUAGE_MODELS:
+        raise ValueError(f"--optimizer is for --model "
+                         f"{' or '.join(LANGUAGE_MODELS)}; {args.model} "
+                         "trains with adamw")
     if args.model in CLASSIFIERS:
         return _train_classifier(args)
     if args.model == MASKED_LM:
@@ -372,6 +380,7 @@ def _train(args):
         global_batch_size=args.global_batch_size,
         learning_rate=args.learning_rate,
         warmup_steps=args.warmup_steps,
+        optimizer=args.optimizer or "adamw",
         weight_decay=0.1 if args.weight_decay is None else args.weight_decay,
         clip_norm=args.clip_norm,
         context_length=args.context_length,

@@ -94,11 +94,15 @@ def wait_for_backup(run_dir, process, timeout=120):
         time.sleep(0.02)
 
 
-def test_mirrored_on_two_cpu_devices_matches_one_device(tmp_path, text_file):
+@pytest.mark.parametrize("optimizer", ["adamw", "muon"])
+def test_mirrored_on_two_cpu_devices_matches_one_device(tmp_path, text_file,
+                                                        optimizer):
     one = run("train", "--data", text_file, "--out", str(tmp_path / "one"),
-              "--strategy", "default", "--no-xla", *SHORT)
+              "--strategy", "default", "--no-xla", "--optimizer", optimizer,
+              *SHORT)
     two = run("train", "--data", text_file, "--out", str(tmp_path / "two"),
-              "--strategy", "mirrored", "--cpu-devices", "2", *SHORT)
+              "--strategy", "mirrored", "--cpu-devices", "2", "--optimizer",
+              optimizer, *SHORT)
     assert one.returncode == 0, one.stderr[-3000:]
     assert two.returncode == 0, two.stderr[-3000:]
     assert "MirroredStrategy with 2 replica(s): global batch 16 (8 per " \

@@ -8,7 +8,7 @@ from tfzoo.models.lstm_lm import LSTMLM
 from tfzoo.models.presets import PRESETS, build_model, get_preset
 from tfzoo.models.transformer_lm import TransformerLM
 
-# Trained models are saved compiled with tfzoo's AdamW: register it too.
+# Trained models are saved compiled with tfzoo's optimizers: register them too.
 import tfzoo.optimizers  # noqa: E402, F401
 
 __all__ = [

@@ -30,7 +30,7 @@ from tfzoo.training.distribute import (check_workers_agree, describe,
                                        precision_policy,
                                        reporting_lost_workers, weights_digest,
                                        worker_name)
-from tfzoo.training.optimizer import make_optimizer
+from tfzoo.training.optimizer import check_optimizer, make_optimizer
 from tfzoo.training.run_folder import (
     MODEL_FILE,
     backup_epoch,
@@ -55,6 +55,7 @@ def make_settings(
     global_batch_size=None,
     learning_rate=None,
     warmup_steps=None,
+    optimizer="adamw",
     weight_decay=0.1,
     clip_norm=1.0,
     context_length=None,
@@ -72,8 +73,8 @@ def make_settings(
     step whatever the number of replicas (it must divide among them).
 
     Raises:
-        ValueError: an unknown model, preset or tokenizer, a preset of
-            another model family, or both `epochs` and `steps`.
+        ValueError: an unknown model, preset, tokenizer or optimizer, a
+            preset of another model family, or both `epochs` and `steps`.
     """
     if model not in DEFAULT_PRESETS:
         raise ValueError(
@@ -90,6 +91,7 @@ def make_settings(
         raise ValueError(
             f"unknown tokenizer {tokenizer!r}; choose char or subword"
         )
+    check_optimizer(optimizer)
     if epochs is not None and steps is not None:
         raise ValueError("give --epochs or --steps, not both")
     for name, value in (("epochs", epochs), ("steps", steps),
@@ -117,6 +119,7 @@ def make_settings(
         "warmup_steps": (
             training["warmup_steps"] if warmup_steps is None else warmup_steps
         ),
+        "optimizer": optimizer,
         "weight_decay": weight_decay,
         "clip_norm": clip_norm,
         "context_length": (
@@ -163,6 +166,7 @@ def compile_model(model, settings=None, total_steps=1, jit_compile=None):
             warmup_steps=settings["warmup_steps"],
             weight_decay=settings["weight_decay"],
             clip_norm=settings["clip_norm"],
+            kind=settings["optimizer"],
         )
     model.compile(
         optimizer=optimizer,
