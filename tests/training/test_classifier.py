@@ -13,7 +13,7 @@ import pytest
 from tfzoo.cli import main
 from tfzoo.training.classifier import classification_metrics
 
-from tests.models.test_bert import SIZES, write_hf_checkpoint
+from tests.models.test_bert import write_hf_checkpoint
 from tests.test_cli import has_graph, tensorboard_tags
 
 # Words of the random checkpoint's vocabulary: w0 ... w114.
