@@ -7,10 +7,16 @@ character on nanoGPT's split: the first 90% of input.txt trains, the last
 `--context` characters before it. The learning rate follows the clock:
 linear warmup, then cosine decay that reaches its floor when time is up.
 
+The default recipe is the best found in 10 minutes on 2 CPU cores: a
+0.8M-parameter GPT (4 layers, 4 heads, width 128) on 128-character windows,
+batch 32, dropout 0.1, rotary position embeddings, and Muon (AdamW for the
+embeddings, biases and LayerNorms) at a peak learning rate of 1e-2.
+
     python bench/shakespeare_char.py [--minutes 10] [--data-dir ../shared/data]
 
 `--model lstm` trains the LSTM baseline instead (`--layers` LSTMs of
-`--width` units; the textbook's lstm-char is `--layers 1 --width 128`).
+`--width` units; the textbook's lstm-char is `--layers 1 --width 128`,
+trained with `--optimizer adamw --learning-rate 5e-3 --dropout 0`).
 
 nanoGPT's own figures on this kind of machine (2 CPU cores): its CPU "baby
 GPT" recipe reaches 1.874 in 2,000 iterations (111 s) and 1.536 in 10,500
@@ -36,6 +42,7 @@ from tfzoo.data.sources import read_text_file  # noqa: E402
 from tfzoo.models import LSTMLM, TransformerLM  # noqa: E402
 from tfzoo.text import CharTokenizer, encode  # noqa: E402
 from tfzoo.training import make_optimizer  # noqa: E402
+from tfzoo.training.optimizer import OPTIMIZERS  # noqa: E402
 from tfzoo.training.distribute import (  # noqa: E402
     check_precision,
     precision_policy,
@@ -80,11 +87,14 @@ def main():
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--context", type=int, default=128)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--learning-rate", type=float, default=1e-2)
     parser.add_argument("--warmup-steps", type=int, default=100)
     parser.add_argument("--min-lr-ratio", type=float, default=0.05)
     parser.add_argument("--dropout", type=float, default=0.1)
+    parser.add_argument("--positional-embedding", default="rotary",
+                        choices=["learned", "sinusoidal", "rotary"])
     parser.add_argument("--weight-decay", type=float, default=0.1)
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="muon")
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--precision", default="float32",
                         choices=["float32", "mixed_bfloat16"])
@@ -106,7 +116,8 @@ def main():
         if args.model == "gpt":
             model = TransformerLM(
                 tokenizer.vocabulary_size(), args.context, args.layers,
-                args.heads, args.width, dropout=args.dropout)
+                args.heads, args.width, dropout=args.dropout,
+                positional_embedding=args.positional_embedding)
         else:
             model = LSTMLM(
                 tokenizer.vocabulary_size(), args.context,
@@ -114,7 +125,8 @@ def main():
                 num_layers=args.layers, dropout=args.dropout)
     model.compile(
         optimizer=make_optimizer(args.learning_rate,
-                                 weight_decay=args.weight_decay),
+                                 weight_decay=args.weight_decay,
+                                 kind=args.optimizer),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=not args.no_xla)
     shape = (f"GPT {args.layers} layers x {args.heads} heads x width "
