@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from tfzoo.training.run_folder import prepare_run_folder
+from tfzoo.training.run_folder import prepare_run_folder, start_run_folder
 
 SETTINGS = {"model": "gpt", "preset": "gpt-tiny", "learning_rate": 1e-3}
 
@@ -34,3 +34,19 @@ def test_a_folder_that_is_no_run_is_never_touched(tmp_path):
         with pytest.raises(ValueError, match="not a tfzoo run folder"):
             prepare_run_folder(str(tmp_path), SETTINGS, overwrite=overwrite)
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_looking_writes_nothing_until_the_run_starts(tmp_path):
+    # The workers of a cluster all look before the chief starts the run.
+    run = tmp_path / "run"
+    assert prepare_run_folder(str(run), SETTINGS, write=False) == "new"
+    assert not run.exists()
+    start_run_folder(str(run), SETTINGS)
+    assert prepare_run_folder(str(run), SETTINGS, write=False) == "resume"
+    (run / "model.keras").write_text("weights")
+    other = {**SETTINGS, "learning_rate": 5e-4}
+    assert prepare_run_folder(str(run), other, overwrite=True,
+                              write=False) == "new"
+    assert (run / "model.keras").read_text() == "weights"
+    start_run_folder(str(run), other)
+    assert sorted(p.name for p in run.iterdir()) == ["run.json"]

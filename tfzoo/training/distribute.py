@@ -206,6 +206,14 @@ def check_workers_agree(strategy, first_epoch, run_dir):
             "need the same run folder on shared storage")
 
 
+def wait_for_each_other(strategy):
+    """Returns once every worker of a cluster has called it; at once
+    outside a cluster."""
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        strategy.reduce("SUM", strategy.run(lambda: tf.constant(1)),
+                        axis=None)
+
+
 def worker_name(strategy):
     """`"worker 1"` (the task type and index of this process)."""
     resolver = strategy.cluster_resolver

@@ -37,22 +37,38 @@ def read_settings(run_dir):
 def prepare_run_folder(run_dir, settings, overwrite=False, write=True):
     """Checks `run_dir` against `settings`; returns what training should do.
 
-    With `write=False` (the other workers of a cluster) it only checks: the
-    chief starts or clears the folder.
+    With `write=True` it also starts a new run (see `start_run_folder`);
+    with `write=False` it only looks, so that the workers of a cluster can
+    all look before the chief writes.
 
     Returns:
-        `"new"` (the folder is new or empty, or was cleared by `overwrite`),
-        `"resume"` (it holds an unfinished run with the same settings) or
-        `"complete"` (it holds a finished run with the same settings).
+        `"new"` (the folder is new or empty, or is to be cleared because of
+        `overwrite`), `"resume"` (it holds an unfinished run with the same
+        settings) or `"complete"` (it holds a finished run with the same
+        settings).
 
     Raises:
         ValueError: the folder holds a different run or is not a run folder.
     """
+    state = _state(run_dir, settings, overwrite)
+    if write and state == "new":
+        start_run_folder(run_dir, settings)
+    return state
+
+
+def start_run_folder(run_dir, settings):
+    """Clears `run_dir` (a folder `prepare_run_folder` found `"new"`) and
+    writes the run's settings into it."""
+    if os.path.isdir(run_dir) and os.listdir(run_dir):
+        shutil.rmtree(run_dir)
+    os.makedirs(run_dir, exist_ok=True)
+    write_json_atomically(run_path(run_dir, RUN_FILE), settings)
+
+
+def _state(run_dir, settings, overwrite):
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise ValueError(f"{run_dir} exists and is not a folder")
     if not os.path.isdir(run_dir) or not os.listdir(run_dir):
-        if write:
-            _start(run_dir, settings)
         return "new"
     if not os.path.isfile(run_path(run_dir, RUN_FILE)):
         raise ValueError(
@@ -65,25 +81,17 @@ def prepare_run_folder(run_dir, settings, overwrite=False, write=True):
         for key in set(stored) | set(settings)
         if stored.get(key) != settings.get(key)
     )
-    if differences and not overwrite:
+    if overwrite:
+        return "new"
+    if differences:
         raise ValueError(
             f"{run_dir} holds a different run (it differs in "
             f"{', '.join(differences)}); use --overwrite to replace it or "
             "choose another --out"
         )
-    if overwrite:
-        if write:
-            shutil.rmtree(run_dir)
-            _start(run_dir, settings)
-        return "new"
     if os.path.isfile(run_path(run_dir, MODEL_FILE)):
         return "complete"
     return "resume"
-
-
-def _start(run_dir, settings):
-    os.makedirs(run_dir, exist_ok=True)
-    write_json_atomically(run_path(run_dir, RUN_FILE), settings)
 
 
 def write_json_atomically(path, value):

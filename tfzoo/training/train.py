@@ -28,7 +28,8 @@ from tfzoo.training.distribute import (check_workers_agree, describe,
                                        distribute_data, global_batch_size,
                                        is_chief, is_default, precision_name,
                                        precision_policy,
-                                       reporting_lost_workers, weights_digest,
+                                       reporting_lost_workers,
+                                       wait_for_each_other, weights_digest,
                                        worker_name)
 from tfzoo.training.optimizer import check_optimizer, make_optimizer
 from tfzoo.training.run_folder import (
@@ -36,6 +37,7 @@ from tfzoo.training.run_folder import (
     backup_epoch,
     prepare_run_folder,
     run_path,
+    start_run_folder,
     save_model_atomically,
 )
 
@@ -220,7 +222,13 @@ def open_run(run_dir, settings, overwrite=False, strategy=None):
     """
     strategy = strategy or tf.distribute.get_strategy()
     chief = is_chief(strategy)
-    state = prepare_run_folder(run_dir, settings, overwrite, write=chief)
+    # Every worker of a cluster looks at the folder before the chief
+    # writes into it, so that they all see the same state.
+    state = prepare_run_folder(run_dir, settings, overwrite, write=False)
+    with reporting_lost_workers(strategy):
+        wait_for_each_other(strategy)
+    if chief and state == "new":
+        start_run_folder(run_dir, settings)
     if state == "complete":
         print(f"{run_dir} is already complete ({MODEL_FILE} exists); "
               "use --overwrite to train it again.")
