@@ -5,8 +5,12 @@ Prints, for `gpt-tiny` and `gpt-shakespeare-char`, training tokens/s through
 this machine's float32 matmul FLOP/s that the step reaches, counting
 6 x non-embedding parameters + 12 x layers x width x context FLOPs per token.
 As references it also trains, in the same run, a stack of keras-hub
-`TransformerDecoder` layers of gpt-tiny's sizes, and `gpt-shakespeare-char`
-with Keras's own dropout in place of tfzoo's `FastDropout`.
+`TransformerDecoder` layers of gpt-tiny's sizes, `gpt-shakespeare-char`
+with Keras's own dropout in place of tfzoo's `FastDropout`, and for each
+preset a model of its matmuls only (the same Dense layers with attention,
+LayerNorm, GELU and dropout left out; 6 x non-embedding parameters FLOPs per
+token): the fraction of the matmul rate that `model.fit` reaches at these
+sizes when there is nothing but matmuls to do, a ceiling for any layers.
 
     python bench/train_throughput.py [--steps 30] [--matmul-size 4096]
 """
@@ -98,6 +102,23 @@ def keras_hub_decoder_stack(num_layers, num_heads, hidden_dim,
     return model
 
 
+def matmul_only_stack(num_layers, hidden_dim, intermediate_dim):
+    """A GPT's matmuls alone: per layer the fused QKV projection (its three
+    parts summed in place of attention), the output projection and the
+    two MLP projections, with residuals; a tied output head."""
+    token_ids = keras.Input((None,), dtype="int32")
+    embedding = keras_hub.layers.ReversibleEmbedding(
+        VOCABULARY_SIZE, hidden_dim)
+    x = embedding(token_ids)
+    for _ in range(num_layers):
+        query, key, value = keras.ops.split(
+            keras.layers.Dense(3 * hidden_dim)(x), 3, axis=-1)
+        x = x + keras.layers.Dense(hidden_dim)(query + key + value)
+        x = x + keras.layers.Dense(hidden_dim)(
+            keras.layers.Dense(intermediate_dim)(x))
+    return keras.Model(token_ids, embedding(x, reverse=True))
+
+
 @contextlib.contextmanager
 def keras_dropout():
     """Models built inside drop out with `keras.random.dropout`, the random
@@ -138,6 +159,10 @@ def main():
         # name: (model, the context its training step is traced in)
         candidates = {f"tfzoo {preset}": (
             build_model(preset, VOCABULARY_SIZE), contextlib.nullcontext())}
+        matmuls_name = f"{preset} matmuls only"
+        candidates[matmuls_name] = (matmul_only_stack(
+            arguments["num_layers"], arguments["hidden_dim"],
+            4 * arguments["hidden_dim"]), contextlib.nullcontext())
         if preset == "gpt-tiny":
             name = f"keras-hub TransformerDecoder x{arguments['num_layers']}"
             candidates[name] = (keras_hub_decoder_stack(
@@ -155,8 +180,9 @@ def main():
                     model, training["batch_size"],
                     arguments["context_length"], args.steps, preset)
             flops = tokens_per_second * flops_per_token(
-                arguments["num_layers"], arguments["hidden_dim"],
-                arguments["context_length"], non_embedding_parameters(model))
+                0 if name == matmuls_name else arguments["num_layers"],
+                arguments["hidden_dim"], arguments["context_length"],
+                non_embedding_parameters(model))
             rates[name] = tokens_per_second
             print(f"{name:42s} {training['batch_size']:5d} "
                   f"{tokens_per_second:10,.0f} {flops / 1e9:8.1f} "
