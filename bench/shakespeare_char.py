@@ -41,8 +41,7 @@ from tfzoo.data import (  # noqa: E402
 from tfzoo.data.sources import read_text_file  # noqa: E402
 from tfzoo.models import LSTMLM, TransformerLM  # noqa: E402
 from tfzoo.text import CharTokenizer, encode  # noqa: E402
-from tfzoo.training import make_optimizer  # noqa: E402
-from tfzoo.training.optimizer import OPTIMIZERS  # noqa: E402
+from tfzoo.training.optimizer import OPTIMIZERS, make_optimizer  # noqa: E402
 from tfzoo.training.distribute import (  # noqa: E402
     check_precision,
     precision_policy,

@@ -196,9 +196,8 @@ def check_workers_agree(strategy, first_epoch, run_dir):
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return
     # (sum x)^2 == n * sum x^2 exactly when all n values x are equal.
-    epochs = strategy.run(lambda: tf.constant([first_epoch,
-                                               first_epoch ** 2], tf.int64))
-    total, squares = strategy.reduce("SUM", epochs, axis=None).numpy()
+    total, squares = _sum_over_replicas(strategy,
+                                        [first_epoch, first_epoch ** 2])
     if total * total != squares * strategy.num_replicas_in_sync:
         raise ValueError(
             f"the workers see different backups in {run_dir} (this one "
@@ -210,8 +209,14 @@ def wait_for_each_other(strategy):
     """Returns once every worker of a cluster has called it; at once
     outside a cluster."""
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        strategy.reduce("SUM", strategy.run(lambda: tf.constant(1)),
-                        axis=None)
+        _sum_over_replicas(strategy, [1])
+
+
+def _sum_over_replicas(strategy, values):
+    """The sums of the integers `values` over all replicas: a collective
+    op, so every worker of a cluster must call it."""
+    per_replica = strategy.run(lambda: tf.constant(values, tf.int64))
+    return strategy.reduce("SUM", per_replica, axis=None).numpy()
 
 
 def worker_name(strategy):

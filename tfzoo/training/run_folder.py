@@ -34,12 +34,9 @@ def read_settings(run_dir):
         return json.load(f)
 
 
-def prepare_run_folder(run_dir, settings, overwrite=False, write=True):
-    """Checks `run_dir` against `settings`; returns what training should do.
-
-    With `write=True` it also starts a new run (see `start_run_folder`);
-    with `write=False` it only looks, so that the workers of a cluster can
-    all look before the chief writes.
+def check_run_folder(run_dir, settings, overwrite=False):
+    """Checks `run_dir` against `settings` without writing; returns what
+    training should do (`start_run_folder` then starts a new run).
 
     Returns:
         `"new"` (the folder is new or empty, or is to be cleared because of
@@ -50,22 +47,6 @@ def prepare_run_folder(run_dir, settings, overwrite=False, write=True):
     Raises:
         ValueError: the folder holds a different run or is not a run folder.
     """
-    state = _state(run_dir, settings, overwrite)
-    if write and state == "new":
-        start_run_folder(run_dir, settings)
-    return state
-
-
-def start_run_folder(run_dir, settings):
-    """Clears `run_dir` (a folder `prepare_run_folder` found `"new"`) and
-    writes the run's settings into it."""
-    if os.path.isdir(run_dir) and os.listdir(run_dir):
-        shutil.rmtree(run_dir)
-    os.makedirs(run_dir, exist_ok=True)
-    write_json_atomically(run_path(run_dir, RUN_FILE), settings)
-
-
-def _state(run_dir, settings, overwrite):
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise ValueError(f"{run_dir} exists and is not a folder")
     if not os.path.isdir(run_dir) or not os.listdir(run_dir):
@@ -75,14 +56,14 @@ def _state(run_dir, settings, overwrite):
             f"{run_dir} is not empty and is not a tfzoo run folder; "
             "choose another --out"
         )
+    if overwrite:
+        return "new"
     stored = read_settings(run_dir)
     differences = sorted(
         key
         for key in set(stored) | set(settings)
         if stored.get(key) != settings.get(key)
     )
-    if overwrite:
-        return "new"
     if differences:
         raise ValueError(
             f"{run_dir} holds a different run (it differs in "
@@ -92,6 +73,15 @@ def _state(run_dir, settings, overwrite):
     if os.path.isfile(run_path(run_dir, MODEL_FILE)):
         return "complete"
     return "resume"
+
+
+def start_run_folder(run_dir, settings):
+    """Clears `run_dir` (a folder `check_run_folder` found `"new"`) and
+    writes the run's settings into it."""
+    if os.path.isdir(run_dir) and os.listdir(run_dir):
+        shutil.rmtree(run_dir)
+    os.makedirs(run_dir, exist_ok=True)
+    write_json_atomically(run_path(run_dir, RUN_FILE), settings)
 
 
 def write_json_atomically(path, value):

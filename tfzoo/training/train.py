@@ -35,10 +35,10 @@ from tfzoo.training.optimizer import check_optimizer, make_optimizer
 from tfzoo.training.run_folder import (
     MODEL_FILE,
     backup_epoch,
-    prepare_run_folder,
+    check_run_folder,
     run_path,
-    start_run_folder,
     save_model_atomically,
+    start_run_folder,
 )
 
 DEFAULT_PRESETS = {"gpt": "gpt-tiny", "lstm": "lstm-char"}
@@ -218,13 +218,13 @@ def open_run(run_dir, settings, overwrite=False, strategy=None):
         `(strategy, chief, state)`: the strategy (default: the current
         one), whether this process writes the run folder (see
         `distribute.is_chief`), and `"new"`, `"resume"` or `"complete"`
-        (see `prepare_run_folder`; a complete run is announced).
+        (see `check_run_folder`; a complete run is announced).
     """
     strategy = strategy or tf.distribute.get_strategy()
     chief = is_chief(strategy)
     # Every worker of a cluster looks at the folder before the chief
     # writes into it, so that they all see the same state.
-    state = prepare_run_folder(run_dir, settings, overwrite, write=False)
+    state = check_run_folder(run_dir, settings, overwrite)
     with reporting_lost_workers(strategy):
         wait_for_each_other(strategy)
     if chief and state == "new":
