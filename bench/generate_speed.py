@@ -75,13 +75,13 @@ def keras_hub_call(model):
         hidden_dim=model.hidden_dim,
         intermediate_dim=model.intermediate_dim,
         dropout=0.0,
-        max_sequence_length=model.context_length,
+        max_sequence_length=model.max_sequence_length,
     )
     causal_lm = keras_hub.models.GPT2CausalLM(
         backbone=backbone, preprocessor=None, sampler="greedy")
 
     def call(batch):
-        length = model.context_length
+        length = model.max_sequence_length
         padding_mask = np.zeros((batch, length), bool)
         padding_mask[:, 0] = True
         inputs = {"token_ids": np.ones((batch, length), "int32"),
@@ -110,7 +110,7 @@ def main():
         model = build_model("gpt-shakespeare-char",
                             tokenizer.vocabulary_size())
     print(f"model: {model.num_layers} layers, {model.num_heads} heads, width "
-          f"{model.hidden_dim}, context {model.context_length}, "
+          f"{model.hidden_dim}, context {model.max_sequence_length}, "
           f"{model.count_params():,} parameters; {NEW_TOKENS} new tokens, "
           "greedy", flush=True)
 

@@ -1,5 +1,6 @@
 """What the distribution layer costs: training tokens/s of gpt-tiny on Tiny
-Shakespeare through `tfzoo.training.train` (the path of `tfzoo train`) on
+Shakespeare through `tfzoo.training.language_model.train` (the path of
+`tfzoo train`) on
 
     1 device, no XLA the default strategy without XLA (what the strategies
                      below get: Keras turns XLA off under tf.distribute)

@@ -41,7 +41,8 @@ from tfzoo.data import (  # noqa: E402
 from tfzoo.data.sources import read_text_file  # noqa: E402
 from tfzoo.models import LSTMLM, TransformerLM  # noqa: E402
 from tfzoo.text import CharTokenizer, encode  # noqa: E402
-from tfzoo.training.optimizer import OPTIMIZERS, make_optimizer  # noqa: E402
+from tfzoo.choices import OPTIMIZERS  # noqa: E402
+from tfzoo.optimizers import make_optimizer  # noqa: E402
 from tfzoo.training.distribute import (  # noqa: E402
     check_precision,
     precision_policy,

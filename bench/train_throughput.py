@@ -58,24 +58,24 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds = time.perf_counter() - self.start
 
 
-def training_tokens_per_second(model, batch_size, context_length, steps,
+def training_tokens_per_second(model, batch_size, max_sequence_length, steps,
                                preset):
     """Tokens/s of `model.fit` once compiled (a first epoch warms up)."""
     compile_model(model, make_settings(preset=preset), total_steps=10**6)
     ids = np.random.default_rng(0).integers(
-        0, VOCABULARY_SIZE, (batch_size, context_length + 1)
+        0, VOCABULARY_SIZE, (batch_size, max_sequence_length + 1)
     ).astype("int32")
     data = tf.data.Dataset.from_tensors((ids[:, :-1], ids[:, 1:])).repeat()
     timer = EpochTimer()
     model.fit(data, steps_per_epoch=steps, epochs=2, callbacks=[timer],
               shuffle=False, verbose=0)
-    return batch_size * context_length * steps / timer.seconds
+    return batch_size * max_sequence_length * steps / timer.seconds
 
 
-def flops_per_token(num_layers, hidden_dim, context_length,
+def flops_per_token(num_layers, hidden_dim, max_sequence_length,
                     non_embedding_parameters):
     return (6 * non_embedding_parameters
-            + 12 * num_layers * hidden_dim * context_length)
+            + 12 * num_layers * hidden_dim * max_sequence_length)
 
 
 def non_embedding_parameters(model):
@@ -85,11 +85,11 @@ def non_embedding_parameters(model):
 
 
 def keras_hub_decoder_stack(num_layers, num_heads, hidden_dim,
-                            context_length, intermediate_dim, dropout):
+                            max_sequence_length, intermediate_dim, dropout):
     """keras-hub's TransformerDecoder layers in a GPT of the same sizes."""
     token_ids = keras.Input((None,), dtype="int32")
     embedding = keras_hub.layers.TokenAndPositionEmbedding(
-        VOCABULARY_SIZE, context_length, hidden_dim)
+        VOCABULARY_SIZE, max_sequence_length, hidden_dim)
     x = embedding(token_ids)
     for _ in range(num_layers):
         x = keras_hub.layers.TransformerDecoder(
@@ -98,7 +98,7 @@ def keras_hub_decoder_stack(num_layers, num_heads, hidden_dim,
     x = keras.layers.LayerNormalization(epsilon=1e-5)(x)
     logits = embedding.token_embedding(x, reverse=True)
     model = keras.Model(token_ids, logits)
-    model.context_length = context_length
+    model.max_sequence_length = max_sequence_length
     return model
 
 
@@ -167,7 +167,7 @@ def main():
             name = f"keras-hub TransformerDecoder x{arguments['num_layers']}"
             candidates[name] = (keras_hub_decoder_stack(
                 arguments["num_layers"], arguments["num_heads"],
-                arguments["hidden_dim"], arguments["context_length"],
+                arguments["hidden_dim"], arguments["max_sequence_length"],
                 4 * arguments["hidden_dim"], arguments["dropout"]),
                 contextlib.nullcontext())
         keras_dropout_name = f"tfzoo {preset}, keras dropout"
@@ -178,10 +178,10 @@ def main():
             with context:
                 tokens_per_second = training_tokens_per_second(
                     model, training["batch_size"],
-                    arguments["context_length"], args.steps, preset)
+                    arguments["max_sequence_length"], args.steps, preset)
             flops = tokens_per_second * flops_per_token(
                 0 if name == matmuls_name else arguments["num_layers"],
-                arguments["hidden_dim"], arguments["context_length"],
+                arguments["hidden_dim"], arguments["max_sequence_length"],
                 non_embedding_parameters(model))
             rates[name] = tokens_per_second
             print(f"{name:42s} {training['batch_size']:5d} "

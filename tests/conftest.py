@@ -58,7 +58,7 @@ def make_run(run_dir, model, tokenizer):
 
     os.makedirs(run_dir)
     write_json_atomically(os.path.join(run_dir, "run.json"),
-                          {"made_by": "tests"})
+                          {"task": "language_model", "made_by": "tests"})
     save_tokenizer(tokenizer, run_dir)
     save_model_atomically(model, os.path.join(run_dir, MODEL_FILE))
     return str(run_dir)

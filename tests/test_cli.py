@@ -12,7 +12,7 @@ import pytest
 from tfzoo.cli import main
 
 # Small and quick: gpt-tiny's shape with a short context.
-QUICK = ["--context-length", "32", "--batch-size", "8", "--sample-every",
+QUICK = ["--max-sequence-length", "32", "--batch-size", "8", "--sample-every",
          "0"]
 
 
@@ -118,7 +118,7 @@ def test_resume_after_a_crash(tmp_path, text_file, capsys):
     arguments = ["train", "--data", text_file, "--epochs", "3",
                  "--steps-per-epoch", "6", "--no-xla", "--out", run, *QUICK]
     settings = make_settings(data=text_file, epochs=3, steps_per_epoch=6,
-                             context_length=32, batch_size=8,
+                             max_sequence_length=32, batch_size=8,
                              jit_compile=False)
     with pytest.raises(Crash):
         train(settings, run, sample_every=0,

@@ -13,13 +13,18 @@ import argparse
 import os
 import sys
 
+# Light modules only (no TensorFlow), so that --help and argument errors
+# answer at once; each command imports what it runs.
+from tfzoo.choices import (MODELS, OPTIMIZERS, PRECISIONS, STRATEGIES,
+                           TASKS, TOKENIZERS, task_of)
+from tfzoo.presets import DEFAULT_PRESETS, PRESETS
+
 # Keep TensorFlow's start-up chatter off the terminal unless asked for.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 PROGRAM = "tfzoo"
-LANGUAGE_MODELS = ["gpt", "lstm"]
-CLASSIFIERS = ["bert-classifier", "transformer-classifier", "lstm-classifier"]
-MASKED_LM = "bert-mlm"
+# Tokens per example of a classifier or bert-mlm run, [CLS] and [SEP] in.
+DEFAULT_ENCODER_LENGTH = 128
 
 
 def _positive_int(text):
@@ -48,8 +53,6 @@ def _add_data_arguments(parser):
 
 
 def _train_parser(subparsers):
-    from tfzoo.models import PRESETS  # light: no TensorFlow import
-
     parser = _subcommand(
         subparsers,
         "train",
@@ -58,13 +61,13 @@ def _train_parser(subparsers):
         "classifier (--train, --val) with model.fit. Rerunning the same "
         "command resumes an interrupted run.",
     )
-    parser.add_argument("--model",
-                        choices=LANGUAGE_MODELS + CLASSIFIERS + [MASKED_LM],
-                        default="gpt")
+    parser.add_argument("--model", choices=MODELS, default="gpt")
+    defaults = ", ".join(f"{preset} for {model}"
+                         for model, preset in DEFAULT_PRESETS.items())
     parser.add_argument(
         "--preset",
-        help=f"language model size: {', '.join(PRESETS)} "
-        "(default: gpt-tiny for gpt, lstm-char for lstm)",
+        help=f"language model size: {', '.join(PRESETS)} (default: "
+        f"{defaults})",
     )
     parser.add_argument(
         "--data",
@@ -89,11 +92,7 @@ def _train_parser(subparsers):
     classifier.add_argument(
         "--labels", help="comma-separated class names, in label-id order "
         "(default: the training labels, sorted)")
-    classifier.add_argument("--max-length", type=_positive_int, default=128,
-                            help="tokens per example, [CLS] and [SEP] "
-                            "included")
-    parser.add_argument("--tokenizer", choices=["char", "subword"],
-                        default="char")
+    parser.add_argument("--tokenizer", choices=TOKENIZERS, default="char")
     parser.add_argument(
         "--vocab-size", type=_positive_int,
         help="subword vocabulary size (default: the preset's, else 2000)",
@@ -119,8 +118,10 @@ def _train_parser(subparsers):
     parser.add_argument("--learning-rate", type=float,
                         help="peak learning rate (default: the preset's)")
     parser.add_argument("--warmup-steps", type=int,
-                        help="default: the preset's")
-    parser.add_argument("--optimizer", choices=["adamw", "muon"],
+                        help="optimizer steps of linear warmup (default: "
+                        "the preset's for language models, a tenth of the "
+                        "run for classifiers and bert-mlm)")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS,
                         help="language models: adamw (default), or muon "
                         "for the weight matrices and adamw for the rest; "
                         "classifiers train with adamw")
@@ -129,8 +130,16 @@ def _train_parser(subparsers):
                         "classifiers")
     parser.add_argument("--clip-norm", type=float, default=1.0,
                         help="global gradient norm clip")
-    parser.add_argument("--context-length", type=_positive_int,
-                        help="default: the preset's")
+    parser.add_argument(
+        "--max-sequence-length", type=_positive_int,
+        help="longest sequence the model reads, in tokens (default: the "
+        "preset's context for language models; "
+        f"{DEFAULT_ENCODER_LENGTH} for classifiers and bert-mlm, [CLS] and "
+        "[SEP] included, longer texts truncated)")
+    # The names this option had before tfzoo gave it one: still accepted.
+    for old_name in ("--context-length", "--max-length"):
+        parser.add_argument(old_name, type=_positive_int,
+                            dest="max_sequence_length", help=argparse.SUPPRESS)
     parser.add_argument("--dropout", type=float,
                         help="default: the preset's")
     parser.add_argument("--validation-fraction", type=float, default=0.1,
@@ -249,7 +258,7 @@ def _end_token_id(tokenizer, text):
     if "\\" in text:
         text = text.encode("latin-1", "backslashreplace").decode(
             "unicode_escape")
-    from tfzoo.text import encode
+    from tfzoo.text.encoding import encode
 
     ids = encode(tokenizer, text)
     if len(ids) != 1:
@@ -260,17 +269,28 @@ def _end_token_id(tokenizer, text):
     return int(ids[0])
 
 
-def _generate(args):
-    from tfzoo.generation import generate
-    from tfzoo.text import encode, valid_text
-    from tfzoo.training import load_run
+def _load_run(run_dir, *tasks):
+    """The finished run in `run_dir`, if its task is one of `tasks`."""
+    from tfzoo.training.loader import load_run
 
-    model, tokenizer, _ = load_run(args.run)
+    run = load_run(run_dir)
+    if run.task not in tasks:
+        raise ValueError(f"{run_dir} is a {run.task} run; this command takes "
+                         f"{' or '.join(tasks)} runs")
+    return run
+
+
+def _generate(args):
+    from tfzoo.generation.generate import generate
+    from tfzoo.text.encoding import encode, valid_text
+
+    run = _load_run(args.run, "language_model")
+    model, tokenizer = run.model, run.tokenizer
     end_token_id = _end_token_id(tokenizer, args.end_token)
     max_new_tokens = args.max_new_tokens
     if max_new_tokens is None:
-        max_new_tokens = model.context_length // 2
-    room = model.context_length - max_new_tokens
+        max_new_tokens = model.max_sequence_length // 2
+    room = model.max_sequence_length - max_new_tokens
     prompts = [valid_text(p) for p in args.prompts]
     continuations = generate(
         model,
@@ -296,17 +316,16 @@ def _generate(args):
 
 
 def _export(args):
-    from tfzoo.export import export_run
-    from tfzoo.text import load_tokenizer
-    from tfzoo.training.run_folder import read_settings
+    from tfzoo.export import export
 
+    run = _load_run(args.run, "language_model", "classification")
     end_token_id = None
     if args.end_token is not None:
-        if read_settings(args.run).get("task") == "classification":
+        if run.task != "language_model":
             raise ValueError("--end-token applies to language models only")
-        end_token_id = _end_token_id(load_tokenizer(args.run), args.end_token)
-    path = export_run(
-        args.run,
+        end_token_id = _end_token_id(run.tokenizer, args.end_token)
+    path = export(
+        run,
         args.name,
         base_dir=args.base_dir,
         jit_compile=not args.no_xla,
@@ -317,8 +336,6 @@ def _export(args):
 
 
 def _add_distribution_arguments(parser):
-    from tfzoo.training.distribute import PRECISIONS, STRATEGIES
-
     group = parser.add_argument_group(
         "distribution", "where training runs (see docs/distributed.md)")
     group.add_argument(
@@ -354,18 +371,20 @@ def _start_strategy(args):
 
 
 def _train(args):
-    if args.optimizer and args.model not in LANGUAGE_MODELS:
+    task = task_of(args.model)
+    language_models = TASKS["language_model"]
+    if args.optimizer and task != "language_model":
         raise ValueError(f"--optimizer is for --model "
-                         f"{' or '.join(LANGUAGE_MODELS)}; {args.model} "
+                         f"{' or '.join(language_models)}; {args.model} "
                          "trains with adamw")
-    if args.model in CLASSIFIERS:
+    if task == "classification":
         return _train_classifier(args)
-    if args.model == MASKED_LM:
+    if task == "masked_lm":
         return _train_masked_lm(args)
     if not args.data:
         raise ValueError(f"--model {args.model} needs --data")
     strategy = _start_strategy(args)
-    from tfzoo.training import make_settings, train
+    from tfzoo.training.language_model import make_settings, train
 
     settings = make_settings(
         model=args.model,
@@ -383,7 +402,7 @@ def _train(args):
         optimizer=args.optimizer or "adamw",
         weight_decay=0.1 if args.weight_decay is None else args.weight_decay,
         clip_norm=args.clip_norm,
-        context_length=args.context_length,
+        max_sequence_length=args.max_sequence_length,
         dropout=args.dropout,
         validation_fraction=args.validation_fraction,
         seed=args.seed,
@@ -423,6 +442,7 @@ def _train_classifier(args):
         "epochs": args.epochs,
         "weight_decay": args.weight_decay,
         "vocabulary_size": args.vocab_size,
+        "warmup_steps": args.warmup_steps,
     }
     settings = make_classifier_settings(
         args.model,
@@ -433,7 +453,8 @@ def _train_classifier(args):
         label_column=args.label_column,
         pair_column=args.pair_column,
         labels=args.labels.split(",") if args.labels else None,
-        max_length=args.max_length,
+        max_sequence_length=(args.max_sequence_length
+                             or DEFAULT_ENCODER_LENGTH),
         steps_per_epoch=args.steps_per_epoch,
         seed=args.seed,
         precision=args.precision,
@@ -448,9 +469,9 @@ def _train_masked_lm(args):
     from tfzoo.training.masked_lm import make_mlm_settings, train_masked_lm
 
     if not args.data:
-        raise ValueError(f"--model {MASKED_LM} needs --data")
+        raise ValueError(f"--model {args.model} needs --data")
     if args.global_batch_size or args.precision != "float32":
-        raise ValueError(f"--model {MASKED_LM} takes --batch-size (per "
+        raise ValueError(f"--model {args.model} takes --batch-size (per "
                          "replica) and float32 only")
     strategy = _start_strategy(args)
     options = {
@@ -461,10 +482,13 @@ def _train_masked_lm(args):
         "dropout": args.dropout,
         "weight_decay": args.weight_decay,
         "vocabulary_size": args.vocab_size,
+        "warmup_steps": args.warmup_steps,
     }
     settings = make_mlm_settings(
         args.data, validation_fraction=args.validation_fraction,
-        max_length=args.max_length, seed=args.seed,
+        max_sequence_length=(args.max_sequence_length
+                             or DEFAULT_ENCODER_LENGTH),
+        seed=args.seed,
         **{k: v for k, v in options.items() if v is not None})
     train_masked_lm(settings, args.out, data_dir=args.data_dir,
                     overwrite=args.overwrite, strategy=strategy)
@@ -510,24 +534,23 @@ def _classify_parser(subparsers):
 
 
 def _classify(args):
-    from tfzoo.training.classifier import (load_classifier_run,
-                                           predict_probabilities)
+    from tfzoo.training.classifier import predict_probabilities
 
     if args.pair and len(args.pair) != len(args.texts):
         raise ValueError(f"give one --pair per text ({len(args.texts)}), "
                          f"not {len(args.pair)}")
-    model, preprocessor, names, _ = load_classifier_run(args.run)
-    probabilities = predict_probabilities(model, preprocessor, args.texts,
-                                          args.pair)
+    run = _load_run(args.run, "classification")
+    probabilities = predict_probabilities(run.model, run.tokenizer,
+                                          args.texts, args.pair)
     for text, row in zip(args.texts, probabilities):
         best = int(row.argmax())
-        print(f"{names[best]}\t{row[best]:.3f}\t{text}")
+        print(f"{run.labels[best]}\t{row[best]:.3f}\t{text}")
 
 
-def _eval_classifier(args):
-    from tfzoo.training.classifier import evaluate_classifier
+def _eval_classifier(run, args):
+    from tfzoo.training import classifier
 
-    metrics = evaluate_classifier(args.run, data=args.data,
+    metrics = classifier.evaluate(run, data=args.data,
                                   data_dir=args.data_dir,
                                   batch_size=args.batch_size or 64)
     print(f"accuracy {metrics['accuracy']:.4f}, macro F1 "
@@ -541,18 +564,18 @@ def _eval_classifier(args):
 
 
 def _eval(args):
-    from tfzoo.training.run_folder import read_settings
+    from tfzoo.training.loader import load_run
 
-    task = read_settings(args.run).get("task")
-    if task == "classification":
-        return _eval_classifier(args)
-    if task == "masked_lm":
+    run = load_run(args.run)
+    if run.task == "classification":
+        return _eval_classifier(run, args)
+    if run.task == "masked_lm":
         raise ValueError(f"{args.run} is an MLM run; its validation loss and "
                          "accuracy are in logs/history.csv")
-    from tfzoo.training import evaluate_run
+    from tfzoo.training import language_model
 
-    metrics = evaluate_run(
-        args.run,
+    metrics = language_model.evaluate(
+        run,
         data=args.data,
         data_dir=args.data_dir,
         split=args.split,

@@ -19,10 +19,8 @@ import tempfile
 
 import tensorflow as tf
 
-from tfzoo.generation import TextGenerator
-from tfzoo.training.classifier import load_classifier_run
-from tfzoo.training.evaluate import load_run
-from tfzoo.training.run_folder import read_settings
+from tfzoo.generation.text_generator import TextGenerator
+from tfzoo.training.loader import load_run
 
 DEFAULT_BASE_DIR = "saved_models"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -38,7 +36,16 @@ def next_version(model_dir):
 
 def export_run(run_dir, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
                end_token_id=None, labels=None):
-    """Writes the run's model as `base_dir/name/<next version>/`.
+    """Writes the finished run in `run_dir` as `base_dir/name/<version>/`:
+    `export(load_run(run_dir), ...)`."""
+    _check_name(name)  # before the model loads
+    return export(load_run(run_dir), name, base_dir, jit_compile,
+                  end_token_id, labels)
+
+
+def export(run, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
+           end_token_id=None, labels=None):
+    """Writes a loaded run's model as `base_dir/name/<next version>/`.
 
     A classifier run gets the signatures of `ClassifierServer`. A language
     model's signatures (inputs and outputs batched along the first axis):
@@ -51,7 +58,7 @@ def export_run(run_dir, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
       `token_count` (int32).
 
     Args:
-        run_dir: str, a finished run folder.
+        run: a `tfzoo.training.loader.Run`.
         name: str, the model's name under `base_dir` (letters, digits,
             `.`, `_`, `-`).
         base_dir: str, the TF Serving model base folder.
@@ -66,26 +73,28 @@ def export_run(run_dir, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
     Returns:
         The path of the new version folder.
 
+    Raises:
+        ValueError: an invalid name; an MLM run; `end_token_id` for a
+            classifier; `base_dir/name` is a file; a version folder that
+            appeared while exporting.
+
     Example:
-    >>> export_run("runs/tiny", "shakespeare")
+    >>> export(load_run("runs/tiny"), "shakespeare")
     'saved_models/shakespeare/1'
     """
-    if not _NAME.match(name):
-        raise ValueError(
-            f"invalid model name {name!r}: use letters, digits, '.', '_' "
-            "and '-', starting with a letter or digit"
-        )
-    settings = read_settings(run_dir)
-    if settings.get("task") == "masked_lm":
-        raise ValueError(f"{run_dir} is an MLM run; export a language model "
-                         "or a classifier (fine-tune it with --init)")
-    if settings.get("task") == "classification":
-        model, preprocessor, names, _ = load_classifier_run(run_dir)
-        module = ClassifierServer(model, preprocessor, labels or names)
+    _check_name(name)
+    if run.task == "masked_lm":
+        raise ValueError(f"{run.run_dir} is an MLM run; export a language "
+                         "model or a classifier (fine-tune it with --init)")
+    if run.task == "classification":
+        if end_token_id is not None:
+            raise ValueError("an end token applies to language models only")
+        module = ClassifierServer(run.model, run.tokenizer,
+                                  labels or run.labels)
         signatures = {"serving_default": module.classify}
     else:
-        model, tokenizer, _ = load_run(run_dir)
-        module = TextGenerator(model, tokenizer, jit_compile=jit_compile,
+        module = TextGenerator(run.model, run.tokenizer,
+                               jit_compile=jit_compile,
                                end_token_id=end_token_id)
         signatures = {"serving_default": module.generate,
                       "score": module.score}
@@ -99,7 +108,7 @@ def export_run(run_dir, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
     os.chmod(temporary, 0o755)  # mkdtemp's 0700 would hide it from a server
     try:
         tf.saved_model.save(module, temporary, signatures=signatures)
-        _write_export_info(temporary, run_dir, settings, jit_compile)
+        _write_export_info(temporary, run.run_dir, run.settings, jit_compile)
         final = os.path.join(model_dir, str(version))
         try:
             os.rename(temporary, final)  # fails if `final` appeared meanwhile
@@ -112,6 +121,14 @@ def export_run(run_dir, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
         if os.path.isdir(temporary):
             shutil.rmtree(temporary)
     return final
+
+
+def _check_name(name):
+    if not _NAME.match(name):
+        raise ValueError(
+            f"invalid model name {name!r}: use letters, digits, '.', '_' "
+            "and '-', starting with a letter or digit"
+        )
 
 
 def _write_export_info(export_dir, run_dir, settings, jit_compile):

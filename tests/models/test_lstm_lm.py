@@ -5,7 +5,7 @@ from tfzoo.models import LSTMLM, build_model
 
 
 def test_shape_causality_and_round_trip(tmp_path):
-    model = LSTMLM(vocabulary_size=20, context_length=12, embedding_dim=8,
+    model = LSTMLM(vocabulary_size=20, max_sequence_length=12, embedding_dim=8,
                    hidden_dim=16, num_layers=2, dropout=0.1)
     ids = np.random.default_rng(0).integers(0, 20, (3, 12))
     logits = keras.ops.convert_to_numpy(model(ids))

@@ -8,8 +8,8 @@ VOCAB = 30
 
 
 def small_model(**kwargs):
-    arguments = dict(vocabulary_size=VOCAB, context_length=16, num_layers=2,
-                     num_heads=2, hidden_dim=16)
+    arguments = dict(vocabulary_size=VOCAB, max_sequence_length=16,
+                     num_layers=2, num_heads=2, hidden_dim=16)
     return TransformerLM(**{**arguments, **kwargs})
 
 
@@ -72,7 +72,7 @@ def test_cached_decoding_matches_the_full_model(positional):
     model = small_model(positional_embedding=positional)
     ids = token_ids()
     full = keras.ops.convert_to_numpy(model(ids))
-    cache = model.initial_cache(batch_size=2, max_length=16)
+    cache = model.initial_cache(batch_size=2, max_sequence_length=16)
     logits, cache = model.call_with_cache(ids[:, :5], cache, 0)
     pieces = [keras.ops.convert_to_numpy(logits)]
     for t in range(5, 16):
@@ -83,11 +83,11 @@ def test_cached_decoding_matches_the_full_model(positional):
 
 def test_presets():
     assert PRESETS["gpt-tiny"]["arguments"] == dict(
-        context_length=64, num_layers=4, num_heads=4, hidden_dim=128,
+        max_sequence_length=64, num_layers=4, num_heads=4, hidden_dim=128,
         dropout=0.0)
     nano = build_model("gpt-shakespeare-char", vocabulary_size=65)
     assert (nano.num_layers, nano.num_heads, nano.hidden_dim,
-            nano.context_length, nano.dropout) == (6, 6, 384, 256, 0.2)
+            nano.max_sequence_length, nano.dropout) == (6, 6, 384, 256, 0.2)
     # nanoGPT reports 10.65M parameters for this model.
     assert 10.6e6 < nano.count_params() < 10.9e6
     textbook = build_model("gpt-textbook", vocabulary_size=10000)

@@ -51,8 +51,8 @@ def data(tmp_path_factory):
 def train(data, run, model, *extra):
     return main(["train", "--model", model, "--train", data["train"],
                  "--val", data["val"], "--epochs", "2", "--steps-per-epoch",
-                 "25", "--batch-size", "16", "--max-length", "24", "--out",
-                 run, *extra])
+                 "25", "--batch-size", "16", "--max-sequence-length", "24",
+                 "--out", run, *extra])
 
 
 def eval_accuracy(run, capsys, *extra):

@@ -241,7 +241,7 @@ def test_classifier_trains_on_two_cpu_devices(tmp_path):
                  "--train", write_examples(tmp_path / "train.tsv", 200, 0),
                  "--val", write_examples(tmp_path / "dev.tsv", 50, 1),
                  "--epochs", "2", "--steps-per-epoch", "10",
-                 "--batch-size", "8", "--max-length", "24",
+                 "--batch-size", "8", "--max-sequence-length", "24",
                  "--strategy", "mirrored", "--cpu-devices", "2",
                  "--out", str(run_dir))
     assert result.returncode == 0, result.stderr[-3000:]

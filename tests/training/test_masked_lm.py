@@ -87,7 +87,7 @@ def test_mlm_loss_falls_and_a_classifier_starts_from_it(tmp_path, capsys):
     mlm = str(tmp_path / "mlm")
     assert main(["train", "--model", "bert-mlm", "--data", str(text),
                  "--epochs", "3", "--steps-per-epoch", "30", "--batch-size",
-                 "16", "--max-length", "16", "--vocab-size", "100",
+                 "16", "--max-sequence-length", "16", "--vocab-size", "100",
                  "--learning-rate", "2e-3", "--out", mlm]) == 0
     losses = [float(row["val_loss"]) for row in history(mlm)]
     assert losses[-1] < losses[0] - 0.3 and losses[-1] < 1.0, losses
@@ -104,8 +104,8 @@ def test_mlm_loss_falls_and_a_classifier_starts_from_it(tmp_path, capsys):
     assert main(["train", "--model", "bert-classifier", "--init", mlm,
                  "--train", str(labelled), "--val", str(labelled),
                  "--epochs", "2", "--steps-per-epoch", "30", "--batch-size",
-                 "16", "--max-length", "16", "--learning-rate", "1e-3",
-                 "--out", classifier]) == 0
+                 "16", "--max-sequence-length", "16",
+                 "--learning-rate", "1e-3", "--out", classifier]) == 0
     pretrained = keras.saving.load_model(os.path.join(mlm, "model.keras"))
     fine_tuned = keras.saving.load_model(
         os.path.join(classifier, "model.keras"))

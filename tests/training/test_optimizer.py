@@ -34,8 +34,8 @@ def test_unknown_optimizer_is_named():
 def tiny_lm():
     from tfzoo.models import TransformerLM
 
-    return TransformerLM(vocabulary_size=11, context_length=8, num_layers=1,
-                         num_heads=2, hidden_dim=8)
+    return TransformerLM(vocabulary_size=11, max_sequence_length=8,
+                         num_layers=1, num_heads=2, hidden_dim=8)
 
 
 def test_muon_for_matrices_adamw_for_the_rest():

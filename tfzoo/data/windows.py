@@ -19,7 +19,7 @@ def _check_length(token_ids, sequence_length, what):
         raise ValueError(
             f"the {what} text has {len(token_ids)} tokens, fewer than one "
             f"window of {sequence_length + 1} (context length + 1); use a "
-            "longer text or a shorter --context-length"
+            "longer text or a shorter --max-sequence-length"
         )
 
 

@@ -1,118 +1,16 @@
 """Text generation with a key/value cache.
 
-- `generate(model, tokenizer, prompts, ...)`: the Python API.
-- `TextGenerator`: the same as a `tf.Module` with string signatures, which
-  `tfzoo.export` saves for TF Serving.
-- `Decoder` (the loop over token ids) and `next_token` (the sampling rules).
+- `generate(model, tokenizer, prompts, ...)` (`generate`): the Python API.
+- `TextGenerator` (`text_generator`): the same as a `tf.Module` with string
+  signatures, which `tfzoo.export` saves for TF Serving.
+- `Decoder` (`decoding`: the loop over token ids) and `next_token`
+  (`sampling`: the sampling rules).
 """
 
-import random
-import weakref
-
-import tensorflow as tf
-
 from tfzoo.generation.decoding import Decoder
+from tfzoo.generation.generate import generate
 from tfzoo.generation.sampling import next_token
 from tfzoo.generation.text_generator import TextGenerator
-from tfzoo.text import valid_text
-
-_GENERATORS = weakref.WeakKeyDictionary()
-
-
-def generate(
-    model,
-    tokenizer,
-    prompts,
-    max_new_tokens=100,
-    temperature=1.0,
-    top_k=0,
-    top_p=1.0,
-    seed=None,
-    end_token_id=None,
-    use_cache=True,
-    jit_compile=True,
-):
-    """Continues each prompt with up to `max_new_tokens` tokens.
-
-    One prefill pass reads the prompts into the model's cache, then a
-    compiled loop adds one token per step (see `Decoder`).
-
-    Args:
-        model: a `TransformerLM` or `LSTMLM`.
-        tokenizer: its tokenizer.
-        prompts: a str, or a list of str of any lengths. A prompt longer
-            than `context_length - max_new_tokens` tokens keeps its most
-            recent tokens. Characters outside the vocabulary map to its
-            unknown-token id.
-        max_new_tokens: int, from 1 to `context_length - 1`.
-        temperature: float; 0 or less is greedy decoding.
-        top_k: int; sample among the `top_k` most likely tokens (0: all).
-        top_p: float in (0, 1]; sample within the nucleus of mass `top_p`.
-        seed: int or None. The same seed gives the same text.
-        end_token_id: int or None; a row stops after generating this id.
-        use_cache: bool; `False` re-runs the whole model at every step.
-        jit_compile: bool; compile the decoding loop with XLA.
-
-    Returns:
-        The continuations (without the prompts): a str for a str prompt,
-        else a list of str.
-
-    Example:
-    >>> generate(model, tokenizer, ["ROMEO:", "JULIET:"], max_new_tokens=50,
-    ...          temperature=0.8, top_k=20, seed=1)
-    ['\\nWhat ...', '\\nO ...']
-    """
-    single = isinstance(prompts, str)
-    prompts = [prompts] if single else list(prompts)
-    _check_arguments(model, prompts, max_new_tokens, top_p)
-    if seed is None:
-        seed = random.randrange(2**62)
-    generator = _text_generator(
-        model, tokenizer, use_cache, jit_compile, end_token_id
-    )
-    texts = generator.generate(
-        tf.constant([valid_text(prompt) for prompt in prompts]),
-        max_new_tokens=tf.constant(max_new_tokens, tf.int32),
-        temperature=tf.constant(temperature, tf.float32),
-        top_k=tf.constant(top_k, tf.int32),
-        top_p=tf.constant(top_p, tf.float32),
-        seed=tf.constant(seed, tf.int64),
-    )["text"]
-    texts = [t.decode("utf-8", errors="replace") for t in texts.numpy()]
-    return texts[0] if single else texts
-
-
-def _check_arguments(model, prompts, max_new_tokens, top_p):
-    if not prompts:
-        raise ValueError("give at least one prompt")
-    for i, prompt in enumerate(prompts):
-        if not isinstance(prompt, str):
-            raise ValueError(f"prompt {i + 1} is not a string: {prompt!r}")
-        if not prompt:
-            raise ValueError(
-                f"prompt {i + 1} is empty; give at least one character "
-                "(a newline starts a fresh text)"
-            )
-    longest = model.context_length - 1
-    if not 1 <= max_new_tokens <= longest:
-        raise ValueError(
-            f"max_new_tokens must be from 1 to {longest} (the context of "
-            f"{model.context_length} tokens less one prompt token), "
-            f"got {max_new_tokens}"
-        )
-    if not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-
-
-def _text_generator(model, tokenizer, *options):
-    """One `TextGenerator` per (model, tokenizer, options), reused: its
-    graph is traced, and its loop compiled, once."""
-    generators = _GENERATORS.setdefault(model, {})
-    key = (id(tokenizer), *options)
-    if key not in generators:
-        generators[key] = TextGenerator(model, tokenizer, *options)
-    return generators[key]
-
 
 __all__ = [
     "Decoder",

@@ -2,7 +2,7 @@
 
 `Decoder` works on token ids. Prompts of different lengths share a batch
 the way keras-hub's samplers do it: each row's prompt is left-aligned in a
-buffer of `context_length` ids; the loop starts at the shortest prompt's
+buffer of `max_sequence_length` ids; the loop starts at the shortest prompt's
 end, and a row that is still inside its own prompt copies its prompt token
 instead of sampling. Every row thus sees exactly its own prefix, so a batch
 gives the tokens each prompt would give alone.
@@ -23,7 +23,7 @@ class Decoder:
     """Generates token ids with a `TransformerLM` or an `LSTMLM`.
 
     Args:
-        model: a model with `context_length`, `initial_cache` and
+        model: a model with `max_sequence_length`, `initial_cache` and
             `call_with_cache`.
         use_cache: bool. `False` re-runs the full model at every step.
         jit_compile: bool. Compile the loop with XLA (the prefill, whose
@@ -31,7 +31,7 @@ class Decoder:
 
     Example:
     >>> decoder = Decoder(model)
-    >>> ids = keras.ops.zeros((2, model.context_length), "int32")
+    >>> ids = keras.ops.zeros((2, model.max_sequence_length), "int32")
     >>> tokens, stops = decoder(ids, prompt_lengths=[3, 5], max_new_tokens=10)
     >>> # Row i's new tokens: tokens[i, prompt_lengths[i]:stops[i]].
     """

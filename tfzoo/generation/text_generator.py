@@ -47,7 +47,7 @@ class TextGenerator(tf.Module):
         super().__init__(name="text_generator")
         self.model = model
         self.tokenizer = tokenizer
-        self.context_length = int(model.context_length)
+        self.max_sequence_length = int(model.max_sequence_length)
         self.end_token_id = -1 if end_token_id is None else int(end_token_id)
         self._decoder = Decoder(model, use_cache, jit_compile)
 
@@ -95,20 +95,22 @@ class TextGenerator(tf.Module):
         """See the module docstring. Clamping rules:
 
         - an empty prompt starts from a newline;
-        - `max_new_tokens` is clamped to `[1, context_length - 1]`, and
+        - `max_new_tokens` is clamped to `[1, max_sequence_length - 1]`, and
           `max_new_tokens <= 0` returns empty strings;
-        - a prompt keeps its last `context_length - max_new_tokens` tokens;
+        - a prompt keeps its last `max_sequence_length - max_new_tokens`
+          tokens;
         - `temperature <= 0` is greedy, `top_k <= 0` and `top_p >= 1` turn
           those limits off, `top_p <= 0` keeps only the most likely token;
         - `seed < 0` draws a fresh seed.
         """
         prompt = tf.where(tf.strings.length(prompt) == 0, "\n", prompt)
         new_tokens = tf.clip_by_value(max_new_tokens, 1,
-                                      self.context_length - 1)
-        ids = self._token_ids(prompt)[:, -(self.context_length - new_tokens):]
+                                      self.max_sequence_length - 1)
+        room = self.max_sequence_length - new_tokens
+        ids = self._token_ids(prompt)[:, -room:]
         prompt_lengths = tf.cast(ids.row_lengths(), tf.int32)
         batch = tf.shape(prompt)[0]
-        buffer = ids.to_tensor(shape=[batch, self.context_length])
+        buffer = ids.to_tensor(shape=[batch, self.max_sequence_length])
         seed = tf.where(
             seed < 0,
             tf.random.uniform([], 0, 2**62, dtype=tf.int64),
@@ -125,7 +127,7 @@ class TextGenerator(tf.Module):
             self.end_token_id,
         )
         # Keep positions [prompt length, stop) of each row.
-        positions = tf.range(self.context_length)[None, :]
+        positions = tf.range(self.max_sequence_length)[None, :]
         keep = ((positions >= prompt_lengths[:, None])
                 & (positions < stops[:, None]))
         text = self.tokenizer.detokenize(tf.ragged.boolean_mask(tokens, keep))
@@ -135,11 +137,11 @@ class TextGenerator(tf.Module):
         """Sum of `log p(token_t | tokens before t)` for `t >= 1`.
 
         A text longer than the context is scored on its first
-        `context_length` tokens; `token_count` is the number of tokens
+        `max_sequence_length` tokens; `token_count` is the number of tokens
         scored (predicted), so `exp(-log_likelihood / token_count)` is the
         perplexity. An empty or one-token text scores 0 over 0 tokens.
         """
-        ids = self._token_ids(text)[:, : self.context_length]
+        ids = self._token_ids(text)[:, : self.max_sequence_length]
         lengths = tf.cast(ids.row_lengths(), tf.int32)
         ids = tf.pad(ids.to_tensor(), [[0, 0], [0, 1]])  # width >= 1
         logits = self.model(ids, training=False)

@@ -2,7 +2,7 @@
 
 import keras
 
-from tfzoo.layers.causal_self_attention import CausalSelfAttention
+from tfzoo.layers.self_attention import SelfAttention
 from tfzoo.layers.fast_dropout import FastDropout
 
 
@@ -37,7 +37,7 @@ class TransformerBlock(keras.layers.Layer):
         causal: bool. `True` hides future positions (a language model);
             `False` attends both ways (an encoder).
         rotary: bool. Rotary position embeddings in the attention (see
-            `CausalSelfAttention`).
+            `SelfAttention`).
         norm_first: bool. Pre-LayerNorm if `True` (default), post-LayerNorm
             if `False`.
         activation: activation of the MLP. Defaults to `"gelu"` (exact, as
@@ -51,7 +51,7 @@ class TransformerBlock(keras.layers.Layer):
         inputs: tensor of shape `(batch, length, width)`.
         padding_mask: optional `(batch, length)` mask, 1 for real tokens.
         cache, cache_index: optional key/value cache of the attention layer
-            (see `CausalSelfAttention`); when given, the block returns
+            (see `SelfAttention`); when given, the block returns
             `(outputs, updated_cache)`.
 
     Example:
@@ -109,7 +109,7 @@ class TransformerBlock(keras.layers.Layer):
 
         self.attention_norm = layer_norm("attention_norm")
         self.attention_norm.build(inputs_shape)
-        self.attention = CausalSelfAttention(
+        self.attention = SelfAttention(
             num_heads=self.num_heads,
             dropout=self.dropout,
             causal=self.causal,
@@ -173,7 +173,7 @@ class TransformerBlock(keras.layers.Layer):
 
     def attention_weights(self, inputs, padding_mask=None):
         """The attention weights of this block's attention on `inputs`
-        (see `CausalSelfAttention.attention_weights`)."""
+        (see `SelfAttention.attention_weights`)."""
         x = self.attention_norm(inputs) if self.norm_first else inputs
         return self.attention.attention_weights(x, padding_mask)
 

@@ -5,8 +5,9 @@ from tfzoo.models.bert import BertClassifier, BertEncoder, BertMaskedLM
 from tfzoo.models.bert_checkpoint import from_hf_checkpoint
 from tfzoo.models.lstm_classifier import LSTMClassifier
 from tfzoo.models.lstm_lm import LSTMLM
-from tfzoo.models.presets import PRESETS, build_model, get_preset
+from tfzoo.models.build import build_model
 from tfzoo.models.transformer_lm import TransformerLM
+from tfzoo.presets import PRESETS, get_preset
 
 # Trained models are saved compiled with tfzoo's optimizers: register them too.
 import tfzoo.optimizers  # noqa: E402, F401

@@ -14,8 +14,8 @@ class LSTMLM(keras.Model):
 
     Args:
         vocabulary_size: int. Number of token ids.
-        context_length: int. Length of the training windows. An LSTM has no
-            limit of its own; this is kept so that data pipelines and
+        max_sequence_length: int. Length of the training windows. An LSTM
+            has no limit of its own; this is kept so that data pipelines and
             generation treat both models alike.
         embedding_dim: int. Width of the token embedding.
         hidden_dim: int. Units of each LSTM layer.
@@ -24,7 +24,7 @@ class LSTMLM(keras.Model):
         **kwargs: standard `keras.Model` arguments such as `name`.
 
     Example:
-    >>> model = LSTMLM(vocabulary_size=65, context_length=100)
+    >>> model = LSTMLM(vocabulary_size=65, max_sequence_length=100)
     >>> model(keras.ops.zeros((2, 100), "int32")).shape
     (2, 100, 65)
     """
@@ -32,7 +32,7 @@ class LSTMLM(keras.Model):
     def __init__(
         self,
         vocabulary_size,
-        context_length,
+        max_sequence_length,
         embedding_dim=128,
         hidden_dim=128,
         num_layers=1,
@@ -70,7 +70,7 @@ class LSTMLM(keras.Model):
 
         # === Config ===
         self.vocabulary_size = vocabulary_size
-        self.context_length = context_length
+        self.max_sequence_length = max_sequence_length
         self.embedding_dim = embedding_dim
         self.hidden_dim = hidden_dim
         self.num_layers = num_layers
@@ -78,12 +78,13 @@ class LSTMLM(keras.Model):
 
     # === Cached decoding ===
 
-    def initial_cache(self, batch_size, max_length=None):
+    def initial_cache(self, batch_size, max_sequence_length=None):
         """Zero LSTM states, `(batch_size, num_layers, 2, hidden_dim)`.
 
         An LSTM's whole memory of the prefix is its state `(h, c)`; carrying
         it from call to call plays the part of a Transformer's key/value
-        cache. `max_length` is accepted so both models are called alike.
+        cache. `max_sequence_length` is accepted so both models are called
+        alike.
         """
         shape = (batch_size, self.num_layers, 2, self.hidden_dim)
         return ops.zeros(shape, dtype=self.compute_dtype)
@@ -112,7 +113,7 @@ class LSTMLM(keras.Model):
             "name": self.name,
             "trainable": self.trainable,
             "vocabulary_size": self.vocabulary_size,
-            "context_length": self.context_length,
+            "max_sequence_length": self.max_sequence_length,
             "embedding_dim": self.embedding_dim,
             "hidden_dim": self.hidden_dim,
             "num_layers": self.num_layers,
@@ -121,4 +122,8 @@ class LSTMLM(keras.Model):
 
     @classmethod
     def from_config(cls, config):
+        # Files saved before tfzoo named it `max_sequence_length`.
+        config = dict(config)
+        if "context_length" in config:
+            config["max_sequence_length"] = config.pop("context_length")
         return cls(**config)

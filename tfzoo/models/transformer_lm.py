@@ -20,11 +20,11 @@ class TransformerLM(keras.Model):
 
     The model maps token ids of shape `(batch, length)` to next-token logits
     of shape `(batch, length, vocabulary_size)`, in float32 whatever the
-    dtype policy. `length` may be anything up to `context_length`.
+    dtype policy. `length` may be anything up to `max_sequence_length`.
 
     Args:
         vocabulary_size: int. Number of token ids.
-        context_length: int. Longest sequence the model reads.
+        max_sequence_length: int. Longest sequence the model reads.
         num_layers: int. Number of `TransformerBlock`s.
         num_heads: int. Attention heads per block.
         hidden_dim: int. Width of the embeddings and blocks.
@@ -43,7 +43,7 @@ class TransformerLM(keras.Model):
 
     Example:
     >>> model = TransformerLM(
-    ...     vocabulary_size=65, context_length=64, num_layers=2,
+    ...     vocabulary_size=65, max_sequence_length=64, num_layers=2,
     ...     num_heads=4, hidden_dim=64)
     >>> model(keras.ops.zeros((1, 64), "int32")).shape
     (1, 64, 65)
@@ -52,7 +52,7 @@ class TransformerLM(keras.Model):
     def __init__(
         self,
         vocabulary_size,
-        context_length,
+        max_sequence_length,
         num_layers,
         num_heads,
         hidden_dim,
@@ -87,7 +87,7 @@ class TransformerLM(keras.Model):
         self.position_embedding = None
         if not rotary:
             self.position_embedding = PositionalEmbedding(
-                context_length,
+                max_sequence_length,
                 kind=positional_embedding,
                 initializer=initializer,
                 dtype=dtype,
@@ -128,7 +128,7 @@ class TransformerLM(keras.Model):
 
         # === Config ===
         self.vocabulary_size = vocabulary_size
-        self.context_length = context_length
+        self.max_sequence_length = max_sequence_length
         self.num_layers = num_layers
         self.num_heads = num_heads
         self.hidden_dim = hidden_dim
@@ -148,16 +148,16 @@ class TransformerLM(keras.Model):
 
     # === Cached decoding ===
 
-    def initial_cache(self, batch_size, max_length):
+    def initial_cache(self, batch_size, max_sequence_length):
         """An empty key/value cache for `call_with_cache`.
 
         A list with one tensor per block, each of shape
-        `(batch_size, 2, max_length, num_heads, head_dim)`: the keys and
-        values of each position seen so far. Separate tensors let each block
+        `(batch_size, 2, max_sequence_length, num_heads, head_dim)`: the keys
+        and values of each position seen so far. Separate tensors let each block
         update its own in place, with no copy of the whole cache per step.
         """
         head_dim = self.hidden_dim // self.num_heads
-        shape = (batch_size, 2, max_length, self.num_heads, head_dim)
+        shape = (batch_size, 2, max_sequence_length, self.num_heads, head_dim)
         return [
             ops.zeros(shape, dtype=self.compute_dtype)
             for _ in range(self.num_layers)
@@ -211,7 +211,7 @@ class TransformerLM(keras.Model):
             "name": self.name,
             "trainable": self.trainable,
             "vocabulary_size": self.vocabulary_size,
-            "context_length": self.context_length,
+            "max_sequence_length": self.max_sequence_length,
             "num_layers": self.num_layers,
             "num_heads": self.num_heads,
             "hidden_dim": self.hidden_dim,
@@ -225,4 +225,8 @@ class TransformerLM(keras.Model):
 
     @classmethod
     def from_config(cls, config):
+        # Files saved before tfzoo named it `max_sequence_length`.
+        config = dict(config)
+        if "context_length" in config:
+            config["max_sequence_length"] = config.pop("context_length")
         return cls(**config)

@@ -1,109 +1,40 @@
 """In-graph tokenizers and how a run folder stores them.
 
-Both kinds tokenize `tf.string` tensors with TensorFlow ops, so they work in
-`tf.data` pipelines and inside an exported SavedModel:
+Every tokenizer tokenizes `tf.string` tensors with TensorFlow ops, so it
+works in `tf.data` pipelines and inside an exported SavedModel:
 
-- `CharTokenizer`: one id per character, vocabulary from the training text.
-- a SentencePiece subword tokenizer (`train_subword_tokenizer`), through
+- `CharTokenizer` (`char_tokenizer`): one id per character, vocabulary from
+  the training text.
+- a SentencePiece subword tokenizer (`subword_tokenizer`), through
   keras-hub's `SentencePieceTokenizer`.
+- `BertPreprocessor` (`bert_preprocessor`): WordPiece, `[CLS]`/`[SEP]`
+  packing and segment ids for BERT.
+
+`kinds` builds a tokenizer of a named kind, `encoding` turns Python strings
+into ids and back, `saving` writes and reads them in a run folder.
 """
 
-import json
-import os
-
-import numpy as np
-import tensorflow as tf
-
+from tfzoo.choices import TOKENIZERS
+from tfzoo.text.bert_preprocessor import BertPreprocessor
 from tfzoo.text.char_tokenizer import CharTokenizer
-from tfzoo.text.subword_tokenizer import (
-    subword_tokenizer_from_proto,
-    train_subword_tokenizer,
-)
-
-TOKENIZER_KINDS = ("char", "subword")
-_CONFIG_FILE = "tokenizer.json"
-_SENTENCEPIECE_FILE = "tokenizer.spm"
-
-
-def build_tokenizer(kind, text, vocabulary_size=None):
-    """Builds a tokenizer of `kind` ("char" or "subword") from `text`."""
-    if kind == "char":
-        return CharTokenizer.from_text(text)
-    if kind == "subword":
-        return train_subword_tokenizer(text, vocabulary_size or 2000)
-    raise ValueError(
-        f"unknown tokenizer {kind!r}; choose one of: {', '.join(TOKENIZER_KINDS)}"
-    )
-
-
-def tokenizer_kind(tokenizer):
-    return "char" if isinstance(tokenizer, CharTokenizer) else "subword"
-
-
-def save_tokenizer(tokenizer, directory):
-    """Writes `tokenizer.json` (and `tokenizer.spm` for subwords)."""
-    config = {"kind": tokenizer_kind(tokenizer)}
-    if config["kind"] == "char":
-        config["vocabulary"] = tokenizer.vocabulary
-    else:
-        config["model_file"] = _SENTENCEPIECE_FILE
-        with open(os.path.join(directory, _SENTENCEPIECE_FILE), "wb") as f:
-            f.write(tokenizer.proto)
-    # Written last and renamed into place: tokenizer.json is whole or absent.
-    path = os.path.join(directory, _CONFIG_FILE)
-    with open(path + ".tmp", "w") as f:
-        json.dump(config, f, ensure_ascii=False, indent=1)
-    os.replace(path + ".tmp", path)
-
-
-def load_tokenizer(directory):
-    """Reads the tokenizer that `save_tokenizer` wrote into `directory`."""
-    with open(os.path.join(directory, _CONFIG_FILE)) as f:
-        config = json.load(f)
-    if config["kind"] == "char":
-        return CharTokenizer(config["vocabulary"])
-    return subword_tokenizer_from_proto(
-        os.path.join(directory, config["model_file"])
-    )
-
-
-def valid_text(text):
-    """`text` with anything that is not valid UTF-8 replaced by U+FFFD.
-
-    Bytes that are not UTF-8 reach Python (from a command line or a file
-    read with `surrogateescape`) as lone surrogates, which TensorFlow cannot
-    take; they come back here as U+FFFD, as the in-graph tokenizers treat
-    invalid bytes.
-    """
-    try:
-        raw = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:  # a surrogate that stands for no byte
-        raw = text.encode("utf-8", "surrogatepass")
-    return raw.decode("utf-8", "replace")
-
-
-def encode(tokenizer, text):
-    """Python str -> numpy array of int32 ids."""
-    return np.asarray(tokenizer.tokenize(tf.constant(valid_text(text))),
-                      np.int32)
-
-
-def decode(tokenizer, ids):
-    """Sequence of ids -> Python str."""
-    text = tokenizer.detokenize(tf.constant(np.asarray(ids, np.int32)))
-    if isinstance(text, str):  # keras-hub tokenizers return str in eager mode
-        return text
-    return text.numpy().decode("utf-8", errors="replace")
-
+from tfzoo.text.encoding import decode, encode, valid_text
+from tfzoo.text.kinds import build_tokenizer, tokenizer_kind
+from tfzoo.text.saving import (load_preprocessor, load_tokenizer,
+                               save_preprocessor, save_tokenizer)
+from tfzoo.text.subword_tokenizer import train_subword_tokenizer
 
 __all__ = [
+    "BertPreprocessor",
     "CharTokenizer",
-    "TOKENIZER_KINDS",
+    "TOKENIZERS",
     "build_tokenizer",
     "decode",
     "encode",
+    "load_preprocessor",
     "load_tokenizer",
+    "save_preprocessor",
     "save_tokenizer",
+    "tokenizer_kind",
     "train_subword_tokenizer",
     "valid_text",
 ]

@@ -1,12 +1,21 @@
-"""Training and evaluation of language models with `model.fit`."""
+"""Training and evaluation with `model.fit`.
 
-from tfzoo.training.evaluate import evaluate_run, load_run
-from tfzoo.training.optimizer import make_optimizer, warmup_cosine_schedule
-from tfzoo.training.train import compile_model, make_settings, train
+`lifecycle` owns a run's life (open or resume the run folder, compile,
+fit, save); the trainers `language_model`, `classifier` and `masked_lm` are
+siblings built on it, and `loader.load_run` loads any finished run.
+`run_folder` keeps the folder's rules, `distribute` the strategies,
+`callbacks` and `plots` what a run shows.
+"""
+
+from tfzoo.optimizers import make_optimizer, warmup_cosine_schedule
+from tfzoo.training.language_model import (compile_model, evaluate,
+                                           make_settings, train)
+from tfzoo.training.loader import Run, load_run
 
 __all__ = [
+    "Run",
     "compile_model",
-    "evaluate_run",
+    "evaluate",
     "load_run",
     "make_optimizer",
     "make_settings",

@@ -52,7 +52,7 @@ class TextSamples(keras.callbacks.Callback):
         # A sample may be longer than the context: continue the text in
         # chunks, each seeing the most recent tokens that fit.
         text, sample = self.prompt, ""
-        chunk = max(1, self.model.context_length // 2)
+        chunk = max(1, self.model.max_sequence_length // 2)
         for start in range(0, self.max_new_tokens, chunk):
             new = generate(
                 self.model,

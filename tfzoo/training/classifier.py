@@ -1,8 +1,13 @@
 """Train, evaluate and apply text classifiers: BERT, Transformer, LSTM.
 
+The classification sibling of `language_model` and `masked_lm`: it reads
+labelled files (`tfzoo.data.labelled`), builds the WordPiece preprocessor
+and the classifier, and leaves the run's life to `lifecycle`.
+
 A classifier run folder holds, besides what every run holds (see
 `run_folder`): `vocab.txt` and `preprocessor.json` (the in-graph WordPiece
-preprocessor) and `labels.json` (the class names, in label-id order).
+preprocessor, `tfzoo.text.saving`) and `labels.json` (the class names, in
+label-id order).
 """
 
 import json
@@ -11,34 +16,25 @@ import os
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from tfzoo.choices import TASKS, check_choice
 from tfzoo.data.labelled import (LabelledText, classification_dataset,
                                  label_ids, label_names, read_labelled)
 from tfzoo.models import (BertClassifier, BertEncoder, LSTMClassifier,
                           from_hf_checkpoint)
 from tfzoo.models.bert_checkpoint import FILES as CHECKPOINT_FILES
+from tfzoo.presets import ENCODER_SIZES
 from tfzoo.text.bert_preprocessor import BertPreprocessor
-from tfzoo.training.distribute import (describe, distribute_data, is_chief,
-                                       is_default, precision_name,
-                                       precision_policy,
-                                       reporting_lost_workers)
-from tfzoo.training.optimizer import make_optimizer
-from tfzoo.training.run_folder import (MODEL_FILE, RUN_FILE, read_settings,
-                                       run_path, save_model_atomically)
-from tfzoo.training.train import open_run, run_callbacks
+from tfzoo.text.saving import load_preprocessor, save_preprocessor
+from tfzoo.training.distribute import (describe, precision_name,
+                                       precision_policy)
+from tfzoo.training.lifecycle import (compile_for_training, fit_and_save,
+                                      open_run)
+from tfzoo.training.loader import LABELS_FILE, load_run
+from tfzoo.training.run_folder import MODEL_FILE, RUN_FILE, run_path
 
-# Sizes of the models trained from scratch. `transformer-classifier` is
-# gpt-tiny's shape, bidirectional; `bert-classifier` without --init is
-# BERT-mini's (Turc et al., 2019).
-SCRATCH_SIZES = {
-    "bert-classifier": dict(num_layers=4, num_heads=4, hidden_dim=256,
-                            intermediate_dim=1024),
-    "transformer-classifier": dict(num_layers=4, num_heads=4, hidden_dim=128,
-                                   intermediate_dim=512),
-    "lstm-classifier": dict(embedding_dim=128, hidden_dim=128),
-}
-CLASSIFIER_MODELS = tuple(SCRATCH_SIZES)
+TASK = "classification"
+MODELS = TASKS[TASK]
 DEFAULT_LEARNING_RATES = {"pretrained": 5e-5, "bert-classifier": 5e-4,
                           "transformer-classifier": 5e-4,
                           "lstm-classifier": 2e-3}
@@ -53,12 +49,12 @@ def make_classifier_settings(
     label_column="label",
     pair_column=None,
     labels=None,
-    max_length=128,
+    max_sequence_length=128,
     epochs=3,
     steps_per_epoch=None,
     batch_size=32,
     learning_rate=None,
-    warmup_fraction=0.1,
+    warmup_steps=None,
     weight_decay=0.01,
     dropout=0.1,
     vocabulary_size=8000,
@@ -69,25 +65,24 @@ def make_classifier_settings(
     """The settings of a classifier run, checked, as a JSON-able dict.
 
     `batch_size` is the batch of each replica under a `tf.distribute`
-    strategy.
+    strategy. `warmup_steps` `None` warms up over a tenth of the run.
 
     `jit_compile` is off by default: with several bucket shapes XLA's
     compilations cost more than they save on a CPU (measured: 485 vs 357
     ms/step fine-tuning MiniLM-L6 for 150 steps).
     """
-    if model not in CLASSIFIER_MODELS:
-        raise ValueError(f"unknown classifier {model!r}; choose one of "
-                         f"{', '.join(CLASSIFIER_MODELS)}")
+    check_choice("classifier", model, MODELS)
     if init and model != "bert-classifier":
         raise ValueError("--init applies to bert-classifier only")
     if init and not os.path.exists(init):
         raise ValueError(f"--init {init}: no such folder")
-    if max_length < 3:
-        raise ValueError("max_length must be at least 3 ([CLS] x [SEP])")
+    if max_sequence_length < 3:
+        raise ValueError(
+            "max_sequence_length must be at least 3 ([CLS] x [SEP])")
     if learning_rate is None:
         learning_rate = DEFAULT_LEARNING_RATES["pretrained" if init else model]
     return {
-        "task": "classification",
+        "task": TASK,
         "model": model,
         "train": train,
         "validation": validation,
@@ -96,12 +91,12 @@ def make_classifier_settings(
         "label_column": label_column,
         "pair_column": pair_column,
         "labels": list(labels) if labels else None,
-        "max_length": max_length,
+        "max_sequence_length": max_sequence_length,
         "epochs": epochs,
         "steps_per_epoch": steps_per_epoch,
         "batch_size": batch_size,
         "learning_rate": learning_rate,
-        "warmup_fraction": warmup_fraction,
+        "warmup_steps": warmup_steps,
         "weight_decay": weight_decay,
         "dropout": dropout,
         "vocabulary_size": vocabulary_size,
@@ -127,6 +122,9 @@ def train_classifier(settings, run_dir, data_dir=None, overwrite=False,
     Returns:
         `(model, preprocessor, class_names)`.
 
+    Raises:
+        ValueError: `run_dir` holds a different run; bad data or --init.
+
     Example:
     >>> settings = make_classifier_settings(
     ...     "bert-classifier", "sst2/train.tsv", "sst2/dev.tsv",
@@ -135,7 +133,8 @@ def train_classifier(settings, run_dir, data_dir=None, overwrite=False,
     """
     strategy, chief, state = open_run(run_dir, settings, overwrite, strategy)
     if state == "complete":
-        return load_classifier_run(run_dir)[:3]
+        run = load_run(run_dir)
+        return run.model, run.tokenizer, run.labels
 
     keras.utils.set_random_seed(settings["seed"])
     train = read_split(settings, "train", data_dir)
@@ -152,14 +151,15 @@ def train_classifier(settings, run_dir, data_dir=None, overwrite=False,
         if settings["model"] == "lstm-classifier":
             model = LSTMClassifier(preprocessor.vocabulary_size(), len(names),
                                    dropout=settings["dropout"],
-                                   **SCRATCH_SIZES["lstm-classifier"])
+                                   **ENCODER_SIZES["lstm-classifier"])
         else:
             model = BertClassifier(encoder, len(names),
                                    dropout=settings["dropout"])
-        compile_for_labels(model, settings, steps_per_epoch, strategy)
+        compile_classifier(model, settings,
+                           steps_per_epoch * settings["epochs"], strategy)
     if chief:
         save_preprocessor(preprocessor, run_dir)
-        with open(run_path(run_dir, "labels.json"), "w",
+        with open(run_path(run_dir, LABELS_FILE), "w",
                   encoding="utf-8") as f:
             json.dump(names, f, ensure_ascii=False)
     print(f"{settings['model']}: {model.count_params():,} parameters, "
@@ -169,62 +169,31 @@ def train_classifier(settings, run_dir, data_dir=None, overwrite=False,
           f"{settings['epochs']} epochs x {steps_per_epoch} steps of "
           f"{batch_size}; {describe(strategy)}, {settings['precision']}.")
     fit_and_save(
-        model, run_dir, settings, steps_per_epoch,
+        model, run_dir,
         classification_dataset(preprocessor, train, train_labels, batch_size,
                                shuffle=True, seed=settings["seed"],
                                repeat=True),
         classification_dataset(preprocessor, validation, validation_labels,
                                batch_size),
-        callbacks, verbose, strategy,
+        settings["epochs"], steps_per_epoch, callbacks, verbose, strategy,
     )
     return model, preprocessor, names
 
 
-def compile_for_labels(model, settings, steps_per_epoch, strategy=None,
-                       weighted=False):
-    """AdamW (linear warmup over `warmup_fraction` of the run, cosine decay
-    to 0), cross-entropy on logits, accuracy (`weighted`: counted with the
-    sample weights, as masked-LM targets need). XLA stays off under a
-    distribution strategy, as Keras does."""
-    total_steps = steps_per_epoch * settings["epochs"]
-    accuracy = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    model.compile(
-        optimizer=make_optimizer(
-            settings["learning_rate"], total_steps=total_steps,
-            warmup_steps=int(settings["warmup_fraction"] * total_steps),
-            weight_decay=settings["weight_decay"], min_ratio=0.0),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        **({"weighted_metrics": accuracy} if weighted
-           else {"metrics": accuracy}),
-        jit_compile=settings.get("jit_compile", False) and (
-            strategy is None or is_default(strategy)),
-    )
-
-
-def fit_and_save(model, run_dir, settings, steps_per_epoch, train_data,
-                 validation_data, callbacks=(), verbose="auto",
-                 strategy=None):
-    """`model.fit` with the run folder's callbacks, then `model.keras`
-    (written by the chief only)."""
-    strategy = strategy or tf.distribute.get_strategy()
-    chief = is_chief(strategy)
-    with reporting_lost_workers(strategy):
-        model.fit(
-            distribute_data(train_data),
-            validation_data=distribute_data(validation_data),
-            epochs=settings["epochs"],
-            steps_per_epoch=steps_per_epoch,
-            callbacks=run_callbacks(run_dir, list(callbacks), chief),
-            shuffle=False,  # the pipeline shuffles
-            verbose=verbose if chief else 0,
-        )
-    if chief:
-        save_model_atomically(model, run_path(run_dir, MODEL_FILE))
+def compile_classifier(model, settings, total_steps, strategy=None):
+    """Compiles a classifier to train as `settings` say (see
+    `lifecycle.compile_for_training`): the learning rate decays to 0, and
+    accuracy is the metric."""
+    compile_for_training(
+        model, settings, total_steps,
+        [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        strategy, min_ratio=0.0)
 
 
 def _encoder_and_preprocessor(settings, train):
     """The encoder to fine-tune (None for the LSTM) and its preprocessor."""
-    init, max_length = settings["init"], settings["max_length"]
+    init = settings["init"]
+    max_sequence_length = settings["max_sequence_length"]
     if init:
         if os.path.isfile(os.path.join(init, RUN_FILE)):
             # A tfzoo classifier or MLM run: reuse its encoder.
@@ -233,7 +202,7 @@ def _encoder_and_preprocessor(settings, train):
             model = keras.saving.load_model(os.path.join(init, MODEL_FILE))
             if not hasattr(model, "encoder"):
                 raise ValueError(f"--init {init} is not a BERT run")
-            return model.encoder, load_preprocessor(init, max_length)
+            return model.encoder, load_preprocessor(init, max_sequence_length)
         if not os.path.isdir(init):
             raise ValueError(f"--init {init}: no such folder")
         if not all(os.path.isfile(os.path.join(init, f))
@@ -242,56 +211,23 @@ def _encoder_and_preprocessor(settings, train):
                 f"--init {init} is neither a tfzoo run nor a Hugging Face "
                 f"checkpoint ({', '.join(CHECKPOINT_FILES)})")
         encoder = from_hf_checkpoint(init, dropout=settings["dropout"])
-        if max_length > encoder.max_sequence_length:
-            raise ValueError(f"max_length {max_length} exceeds the "
-                             f"checkpoint's {encoder.max_sequence_length} "
-                             "positions")
-        return encoder, BertPreprocessor.from_checkpoint(init, max_length)
+        if max_sequence_length > encoder.max_sequence_length:
+            raise ValueError(
+                f"max_sequence_length {max_sequence_length} exceeds the "
+                f"checkpoint's {encoder.max_sequence_length} positions")
+        return encoder, BertPreprocessor.from_checkpoint(
+            init, max_sequence_length)
 
     preprocessor = BertPreprocessor.from_texts(
         train.texts + (train.pairs or []), settings["vocabulary_size"],
-        max_length)
+        max_sequence_length)
     if settings["model"] == "lstm-classifier":
         return None, preprocessor
     encoder = BertEncoder(
         vocabulary_size=preprocessor.vocabulary_size(),
-        max_sequence_length=max_length,
-        dropout=settings["dropout"], **SCRATCH_SIZES[settings["model"]])
+        max_sequence_length=max_sequence_length,
+        dropout=settings["dropout"], **ENCODER_SIZES[settings["model"]])
     return encoder, preprocessor
-
-
-def save_preprocessor(preprocessor, run_dir):
-    """Writes `vocab.txt` and `preprocessor.json` into `run_dir`."""
-    with open(run_path(run_dir, "vocab.txt"), "w", encoding="utf-8") as f:
-        f.write("\n".join(preprocessor.vocabulary) + "\n")
-    with open(run_path(run_dir, "preprocessor.json"), "w") as f:
-        json.dump({"lowercase": preprocessor.lowercase,
-                   "sequence_length": preprocessor.sequence_length}, f)
-
-
-def load_preprocessor(run_dir, sequence_length=None):
-    """The preprocessor `save_preprocessor` wrote (optionally with another
-    `sequence_length`)."""
-    with open(run_path(run_dir, "preprocessor.json")) as f:
-        options = json.load(f)
-    return BertPreprocessor(run_path(run_dir, "vocab.txt"),
-                            options["lowercase"],
-                            sequence_length or options["sequence_length"])
-
-
-def load_classifier_run(run_dir):
-    """`(model, preprocessor, class_names, settings)` of a finished run."""
-    settings = read_settings(run_dir)
-    if settings.get("task") != "classification":
-        raise ValueError(f"{run_dir} is not a classifier run")
-    if not os.path.isfile(run_path(run_dir, MODEL_FILE)):
-        raise ValueError(f"{run_dir} has no {MODEL_FILE} yet: finish (or "
-                         "resume) its training first")
-    preprocessor = load_preprocessor(run_dir)
-    with open(run_path(run_dir, "labels.json"), encoding="utf-8") as f:
-        names = json.load(f)
-    model = keras.saving.load_model(run_path(run_dir, MODEL_FILE))
-    return model, preprocessor, names, settings
 
 
 def predict_probabilities(model, preprocessor, texts, pairs=None,
@@ -330,17 +266,20 @@ def classification_metrics(true_ids, predicted_ids, num_classes):
     }
 
 
-def evaluate_classifier(run_dir, data=None, data_dir=None, batch_size=64):
-    """Accuracy, macro F1 and confusion matrix of a run on labelled data
-    (default: its validation data)."""
-    model, preprocessor, names, settings = load_classifier_run(run_dir)
-    source = data or settings["validation"]
-    labelled = read_split(settings, "validation", data_dir, source)
-    true_ids = label_ids(labelled, names, source)
-    probabilities = predict_probabilities(model, preprocessor,
+def evaluate(run, data=None, data_dir=None, batch_size=64):
+    """Accuracy, macro F1 and confusion matrix of a finished classifier
+    run (a `loader.Run`) on labelled data (default: its validation data).
+
+    Raises:
+        ValueError: unreadable data, or a label outside the run's classes.
+    """
+    source = data or run.settings["validation"]
+    labelled = read_split(run.settings, "validation", data_dir, source)
+    true_ids = label_ids(labelled, run.labels, source)
+    probabilities = predict_probabilities(run.model, run.tokenizer,
                                           labelled.texts, labelled.pairs,
                                           batch_size)
     metrics = classification_metrics(true_ids, probabilities.argmax(-1),
-                                     len(names))
-    metrics["labels"] = names
+                                      len(run.labels))
+    metrics["labels"] = run.labels
     return metrics

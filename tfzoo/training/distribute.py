@@ -29,8 +29,7 @@ import socket
 
 import tensorflow as tf
 
-STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+from tfzoo.choices import PRECISIONS, STRATEGIES, check_choice
 
 
 def split_cpu(count):
@@ -58,9 +57,7 @@ def make_strategy(name="auto", tpu=None):
         ValueError: an unknown name, a malformed `TF_CONFIG`, a TPU that
             cannot be found.
     """
-    if name not in STRATEGIES:
-        raise ValueError(f"unknown strategy {name!r}; choose one of "
-                         f"{', '.join(STRATEGIES)}")
+    check_choice("strategy", name, STRATEGIES)
     if tpu and name not in ("tpu", "auto"):
         raise ValueError(f"--tpu needs --strategy tpu, not {name}")
     if name == "auto":
@@ -261,9 +258,7 @@ def global_batch_size(per_replica, replicas, global_size=None):
 
 def precision_name(precision):
     """`precision`, if it is one of `PRECISIONS`; else `ValueError`."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose one of "
-                         f"{', '.join(PRECISIONS)}")
+    check_choice("precision", precision, PRECISIONS)
     return precision
 
 

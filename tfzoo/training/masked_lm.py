@@ -7,6 +7,9 @@ padding) as targets: 80% of them become [MASK], 10% a random token and 10%
 stay as they are (Devlin et al., 2018). `BertMaskedLM` learns to predict the
 original tokens at those positions. A classifier can then start from the
 run: `tfzoo train --model bert-classifier --init runs/NAME`.
+
+The masked-LM sibling of `language_model` and `classifier`: it builds the
+data and the model, and leaves the run's life to `lifecycle`.
 """
 
 import math
@@ -15,32 +18,43 @@ import keras
 import keras_hub
 import tensorflow as tf
 
+from tfzoo.choices import TASKS
 from tfzoo.data import load_text_splits
 from tfzoo.models import BertEncoder, BertMaskedLM
+from tfzoo.presets import ENCODER_SIZES
 from tfzoo.text.bert_preprocessor import BertPreprocessor
+from tfzoo.text.saving import save_preprocessor
 from tfzoo.training.distribute import describe
-from tfzoo.training.classifier import (SCRATCH_SIZES, compile_for_labels,
-                                       fit_and_save, load_preprocessor,
-                                       save_preprocessor)
-from tfzoo.training.run_folder import MODEL_FILE, run_path
-from tfzoo.training.train import open_run
+from tfzoo.training.lifecycle import (compile_for_training, fit_and_save,
+                                      open_run)
+from tfzoo.training.loader import load_run
 
+TASK = "masked_lm"
+MODELS = TASKS[TASK]
 SELECTION_RATE = 0.15
 
 
-def make_mlm_settings(data, validation_fraction=0.1, max_length=64,
+def make_mlm_settings(data, validation_fraction=0.1, max_sequence_length=64,
                       vocabulary_size=8000, epochs=1, steps_per_epoch=None,
-                      batch_size=32, learning_rate=5e-4, dropout=0.1,
-                      weight_decay=0.01, seed=1337):
-    """The settings of an MLM run (a `bert-classifier`-sized encoder)."""
-    if max_length < 3:
-        raise ValueError("max_length must be at least 3 ([CLS] x [SEP])")
+                      batch_size=32, learning_rate=5e-4, warmup_steps=None,
+                      dropout=0.1, weight_decay=0.01, seed=1337):
+    """The settings of an MLM run (a `bert-classifier`-sized encoder).
+
+    `warmup_steps` `None` warms up over a tenth of the run.
+
+    Raises:
+        ValueError: `max_sequence_length` below 3.
+    """
+    if max_sequence_length < 3:
+        raise ValueError(
+            "max_sequence_length must be at least 3 ([CLS] x [SEP])")
     return {
-        "task": "masked_lm", "model": "bert-mlm", "data": data,
-        "validation_fraction": validation_fraction, "max_length": max_length,
+        "task": TASK, "model": "bert-mlm", "data": data,
+        "validation_fraction": validation_fraction,
+        "max_sequence_length": max_sequence_length,
         "vocabulary_size": vocabulary_size, "epochs": epochs,
         "steps_per_epoch": steps_per_epoch, "batch_size": batch_size,
-        "learning_rate": learning_rate, "warmup_fraction": 0.1,
+        "learning_rate": learning_rate, "warmup_steps": warmup_steps,
         "dropout": dropout, "weight_decay": weight_decay, "seed": seed,
     }
 
@@ -89,8 +103,8 @@ def train_masked_lm(settings, run_dir, data_dir=None, overwrite=False,
     """
     strategy, chief, state = open_run(run_dir, settings, overwrite, strategy)
     if state == "complete":
-        return (keras.saving.load_model(run_path(run_dir, MODEL_FILE)),
-                load_preprocessor(run_dir))
+        run = load_run(run_dir)
+        return run.model, run.tokenizer
 
     keras.utils.set_random_seed(settings["seed"])
     train_text, validation_text = load_text_splits(
@@ -102,7 +116,8 @@ def train_masked_lm(settings, run_dir, data_dir=None, overwrite=False,
                          "or validate on")
 
     preprocessor = BertPreprocessor.from_texts(
-        train_lines, settings["vocabulary_size"], settings["max_length"])
+        train_lines, settings["vocabulary_size"],
+        settings["max_sequence_length"])
     if chief:
         save_preprocessor(preprocessor, run_dir)
     batch_size = settings["batch_size"] * strategy.num_replicas_in_sync
@@ -111,22 +126,24 @@ def train_masked_lm(settings, run_dir, data_dir=None, overwrite=False,
     with strategy.scope():
         encoder = BertEncoder(
             vocabulary_size=preprocessor.vocabulary_size(),
-            max_sequence_length=settings["max_length"],
-            dropout=settings["dropout"], **SCRATCH_SIZES["bert-classifier"])
+            max_sequence_length=settings["max_sequence_length"],
+            dropout=settings["dropout"], **ENCODER_SIZES["bert-classifier"])
         model = BertMaskedLM(encoder)
-        compile_for_labels(model, settings, steps_per_epoch, strategy,
-                           weighted=True)
+        compile_for_training(
+            model, settings, steps_per_epoch * settings["epochs"],
+            [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            strategy, weighted=True, min_ratio=0.0)
     print(f"bert-mlm: {model.count_params():,} parameters, WordPiece "
           f"vocabulary of {preprocessor.vocabulary_size():,}. Data: "
           f"{len(train_lines):,} training and {len(validation_lines):,} "
           f"validation lines. {settings['epochs']} epochs x "
           f"{steps_per_epoch} steps of {batch_size}; {describe(strategy)}.")
     fit_and_save(
-        model, run_dir, settings, steps_per_epoch,
+        model, run_dir,
         masked_lm_dataset(preprocessor, train_lines, batch_size,
                           shuffle=True, seed=settings["seed"], repeat=True),
         masked_lm_dataset(preprocessor, validation_lines, batch_size),
-        callbacks, verbose, strategy,
+        settings["epochs"], steps_per_epoch, callbacks, verbose, strategy,
     )
     return model, preprocessor
 

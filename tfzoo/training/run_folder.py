@@ -1,8 +1,9 @@
 """The run folder: what a training run writes, and the rules that keep it.
 
     runs/NAME/
-      run.json          the settings that define the run
-      tokenizer.json    the tokenizer (and tokenizer.spm for subwords)
+      run.json          the settings that define the run, its `task` first
+      tokenizer.json    the tokenizer (and tokenizer.spm for subwords), or
+                        vocab.txt and preprocessor.json for BERT runs
       checkpoints/      epoch_001.keras, epoch_002.keras, ...
       backup/           BackupAndRestore's state while a run is unfinished
       logs/             TensorBoard logs and history.csv
@@ -26,13 +27,46 @@ def run_path(run_dir, *parts):
 
 
 def read_settings(run_dir):
-    """The settings stored in `run_dir`; `ValueError` if it is no run."""
+    """The settings stored in `run_dir`, in today's format (see
+    `upgrade_settings`).
+
+    Raises:
+        ValueError: `run_dir` holds no `run.json`.
+    """
     path = run_path(run_dir, RUN_FILE)
     if not os.path.isfile(path):
         raise ValueError(f"{run_dir} is not a tfzoo run folder (no {RUN_FILE})")
     with open(path) as f:
-        return json.load(f)
+        return upgrade_settings(json.load(f))
 
+
+def upgrade_settings(settings):
+    """Settings written by an older tfzoo, in today's names.
+
+    - A run without `task` is a language model's (they were told apart by
+      its absence).
+    - `context_length` (language models) and `max_length` (classifiers,
+      MLM) are now `max_sequence_length`.
+    - Classifier and MLM runs had `warmup_fraction` 0.1; now `warmup_steps`
+      `None` means the same (a tenth of the run).
+
+    Raises:
+        ValueError: a `warmup_fraction` other than 0.1, which today's
+            settings cannot express.
+    """
+    settings = dict(settings)
+    settings.setdefault("task", "language_model")
+    for old in ("context_length", "max_length"):
+        if old in settings:
+            settings["max_sequence_length"] = settings.pop(old)
+    if "warmup_fraction" in settings:
+        fraction = settings.pop("warmup_fraction")
+        if fraction != 0.1:
+            raise ValueError(
+                f"this run's warmup_fraction {fraction} is not 0.1; set "
+                "warmup_steps instead and train it again")
+        settings.setdefault("warmup_steps", None)
+    return settings
 
 def check_run_folder(run_dir, settings, overwrite=False):
     """Checks `run_dir` against `settings` without writing; returns what
@@ -59,6 +93,7 @@ def check_run_folder(run_dir, settings, overwrite=False):
     if overwrite:
         return "new"
     stored = read_settings(run_dir)
+    settings = upgrade_settings(settings)
     differences = sorted(
         key
         for key in set(stored) | set(settings)

@@ -1,4 +1,10 @@
-"""Train a language model with `model.fit`, from settings to a run folder."""
+"""Train and evaluate a language model (GPT or LSTM) with `model.fit`.
+
+The language-model sibling of `classifier` and `masked_lm`: it reads the
+text (`tfzoo.data`), builds the tokenizer (`tfzoo.text`) and the preset's
+model (`tfzoo.models.build_model`), and leaves the run's life to
+`lifecycle`. `evaluate` scores a finished run on its data.
+"""
 
 import math
 import os
@@ -7,41 +13,33 @@ import keras
 import keras_hub
 import tensorflow as tf
 
+from tfzoo.choices import TASKS, TOKENIZERS, check_choice
 from tfzoo.data import (
     count_windows,
     evaluation_windows,
     load_text_splits,
     training_windows,
 )
-from tfzoo.models import build_model, get_preset
-from tfzoo.text import (
-    build_tokenizer,
-    encode,
-    load_tokenizer,
-    save_tokenizer,
-    tokenizer_kind,
-)
-from tfzoo.training.callbacks import (BitsPerCharacter, ModelGraph,
-                                      RestoreOnly, StopOnNonFiniteLoss,
-                                      TextSamples)
+from tfzoo.models import build_model
+from tfzoo.optimizers import check_optimizer
+from tfzoo.presets import DEFAULT_PRESETS, get_preset
+from tfzoo.text.encoding import encode
+from tfzoo.text.kinds import (DEFAULT_VOCABULARY_SIZE, build_tokenizer,
+                              tokenizer_kind)
+from tfzoo.text.saving import TOKENIZER_FILE, load_tokenizer, save_tokenizer
+from tfzoo.training.callbacks import BitsPerCharacter, TextSamples
 from tfzoo.training.distribute import (check_workers_agree, describe,
-                                       distribute_data, global_batch_size,
-                                       is_chief, is_default, precision_name,
-                                       precision_policy,
-                                       reporting_lost_workers,
-                                       wait_for_each_other, weights_digest,
+                                       global_batch_size, precision_name,
+                                       precision_policy, weights_digest,
                                        worker_name)
-from tfzoo.training.optimizer import check_optimizer, make_optimizer
-from tfzoo.training.run_folder import (
-    MODEL_FILE,
-    backup_epoch,
-    check_run_folder,
-    run_path,
-    save_model_atomically,
-    start_run_folder,
-)
+from tfzoo.training.lifecycle import (compile_for_training, fit_and_save,
+                                      open_run, uses_xla)
+from tfzoo.training.loader import load_run
+from tfzoo.training.run_folder import backup_epoch, run_path
 
-DEFAULT_PRESETS = {"gpt": "gpt-tiny", "lstm": "lstm-char"}
+TASK = "language_model"
+MODELS = TASKS[TASK]
+SPLITS = ("train", "validation")
 
 
 def make_settings(
@@ -60,7 +58,7 @@ def make_settings(
     optimizer="adamw",
     weight_decay=0.1,
     clip_norm=1.0,
-    context_length=None,
+    max_sequence_length=None,
     dropout=None,
     validation_fraction=0.1,
     seed=1337,
@@ -78,21 +76,14 @@ def make_settings(
         ValueError: an unknown model, preset, tokenizer or optimizer, a
             preset of another model family, or both `epochs` and `steps`.
     """
-    if model not in DEFAULT_PRESETS:
-        raise ValueError(
-            f"unknown model {model!r}; choose one of: "
-            f"{', '.join(DEFAULT_PRESETS)}"
-        )
+    check_choice("language model", model, MODELS)
     preset = preset or DEFAULT_PRESETS[model]
     spec = get_preset(preset)
     if spec["model"] != model:
         raise ValueError(
             f"preset {preset!r} is a {spec['model']} model, not {model}"
         )
-    if tokenizer not in ("char", "subword"):
-        raise ValueError(
-            f"unknown tokenizer {tokenizer!r}; choose char or subword"
-        )
+    check_choice("tokenizer", tokenizer, TOKENIZERS)
     check_optimizer(optimizer)
     if epochs is not None and steps is not None:
         raise ValueError("give --epochs or --steps, not both")
@@ -100,13 +91,15 @@ def make_settings(
                         ("steps_per_epoch", steps_per_epoch),
                         ("batch_size", batch_size),
                         ("global_batch_size", global_batch_size),
-                        ("context_length", context_length)):
+                        ("max_sequence_length", max_sequence_length)):
         if value is not None and value < 1:
             raise ValueError(f"{name} must be at least 1, got {value}")
     training = spec["training"]
     if tokenizer == "subword":
-        vocabulary_size = vocabulary_size or spec.get("vocabulary_size", 2000)
+        vocabulary_size = vocabulary_size or spec.get(
+            "vocabulary_size", DEFAULT_VOCABULARY_SIZE)
     return {
+        "task": TASK,
         "model": model,
         "preset": preset,
         "data": data,
@@ -124,8 +117,8 @@ def make_settings(
         "optimizer": optimizer,
         "weight_decay": weight_decay,
         "clip_norm": clip_norm,
-        "context_length": (
-            context_length or spec["arguments"]["context_length"]
+        "max_sequence_length": (
+            max_sequence_length or spec["arguments"]["max_sequence_length"]
         ),
         "dropout": (
             spec["arguments"].get("dropout", 0.0) if dropout is None
@@ -147,7 +140,7 @@ def schedule(settings, num_train_tokens, batch_size):
     """
     batches_per_pass = max(
         1,
-        count_windows(num_train_tokens, settings["context_length"])
+        count_windows(num_train_tokens, settings["max_sequence_length"])
         // batch_size,
     )
     steps_per_epoch = settings["steps_per_epoch"] or batches_per_pass
@@ -157,82 +150,19 @@ def schedule(settings, num_train_tokens, batch_size):
     return epochs, math.ceil(settings["steps"] / epochs)
 
 
-def compile_model(model, settings=None, total_steps=1, jit_compile=None):
-    """Compiles for training (with `settings`) or for evaluation only;
-    `jit_compile` overrides the settings' choice."""
-    optimizer = "adam"
-    if settings is not None:
-        optimizer = make_optimizer(
-            settings["learning_rate"],
-            total_steps,
-            warmup_steps=settings["warmup_steps"],
-            weight_decay=settings["weight_decay"],
-            clip_norm=settings["clip_norm"],
-            kind=settings["optimizer"],
-        )
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras_hub.metrics.Perplexity(from_logits=True,
-                                              name="perplexity")],
-        jit_compile=(
-            jit_compile if jit_compile is not None
-            else settings is None or settings["jit_compile"]
-        ),
-    )
-
-
-def run_callbacks(run_dir, extra=(), chief=True):
-    """The callbacks that keep a run folder: a stop at a NaN loss, backup
-    for resuming, the `extra` ones (which add to the epoch logs),
-    `logs/history.csv`, TensorBoard and a `.keras` checkpoint per epoch.
-
-    Other workers than the `chief` of a cluster only restore the backup.
+def compile_model(model, settings=None, total_steps=1, strategy=None):
+    """Compiles a language model to train as `settings` say (see
+    `lifecycle.compile_for_training`), or, without `settings`, for
+    evaluation only: loss and perplexity, XLA on.
     """
-    guard = StopOnNonFiniteLoss(run_path(run_dir, "checkpoints"))
-    if not chief:
-        return [guard, RestoreOnly(run_path(run_dir, "backup")), *extra]
-    os.makedirs(run_path(run_dir, "checkpoints"), exist_ok=True)
-    return [
-        guard,
-        keras.callbacks.BackupAndRestore(run_path(run_dir, "backup")),
-        *extra,
-        ModelGraph(run_path(run_dir, "logs", "train")),
-        keras.callbacks.CSVLogger(
-            run_path(run_dir, "logs", "history.csv"), append=True
-        ),
-        # Epoch scalars only: with a step-count update_freq, Keras 3's
-        # TensorBoard callback writes no epoch metrics or learning rate.
-        keras.callbacks.TensorBoard(run_path(run_dir, "logs")),
-        keras.callbacks.ModelCheckpoint(
-            run_path(run_dir, "checkpoints", "epoch_{epoch:03d}.keras")
-        ),
-    ]
-
-
-def open_run(run_dir, settings, overwrite=False, strategy=None):
-    """Starts, resumes or finds finished the run in `run_dir`, the same way
-    for every kind of run.
-
-    Returns:
-        `(strategy, chief, state)`: the strategy (default: the current
-        one), whether this process writes the run folder (see
-        `distribute.is_chief`), and `"new"`, `"resume"` or `"complete"`
-        (see `check_run_folder`; a complete run is announced).
-    """
-    strategy = strategy or tf.distribute.get_strategy()
-    chief = is_chief(strategy)
-    # Every worker of a cluster looks at the folder before the chief
-    # writes into it, so that they all see the same state.
-    state = check_run_folder(run_dir, settings, overwrite)
-    with reporting_lost_workers(strategy):
-        wait_for_each_other(strategy)
-    if chief and state == "new":
-        start_run_folder(run_dir, settings)
-    if state == "complete":
-        print(f"{run_dir} is already complete ({MODEL_FILE} exists); "
-              "use --overwrite to train it again.")
-    return strategy, chief, state
+    metrics = [keras_hub.metrics.Perplexity(from_logits=True,
+                                            name="perplexity")]
+    if settings is None:
+        model.compile(
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=metrics, jit_compile=True)
+        return
+    compile_for_training(model, settings, total_steps, metrics, strategy)
 
 
 def train(
@@ -268,6 +198,9 @@ def train(
         text sample generated at the end (`None` for a finished run, and on
         the other workers of a cluster).
 
+    Raises:
+        ValueError: `run_dir` holds a different run; bad data.
+
     Example:
     >>> settings = make_settings("gpt", "gpt-tiny", data="input.txt", steps=200)
     >>> model, tokenizer, sample = train(settings, "runs/tiny")
@@ -278,14 +211,14 @@ def train(
         settings["batch_size"], replicas, settings["global_batch_size"])
     strategy, chief, state = open_run(run_dir, settings, overwrite, strategy)
     if state == "complete":
-        model = keras.saving.load_model(run_path(run_dir, MODEL_FILE))
-        return model, load_tokenizer(run_dir), None
+        run = load_run(run_dir)
+        return run.model, run.tokenizer, None
 
     keras.utils.set_random_seed(settings["seed"])
     train_text, validation_text = load_text_splits(
         settings["data"], data_dir, settings["validation_fraction"]
     )
-    if os.path.isfile(run_path(run_dir, "tokenizer.json")):
+    if os.path.isfile(run_path(run_dir, TOKENIZER_FILE)):
         tokenizer = load_tokenizer(run_dir)
     else:  # deterministic, so every worker of a cluster builds the same
         tokenizer = build_tokenizer(
@@ -296,44 +229,40 @@ def train(
     train_ids = encode(tokenizer, train_text)
     validation_ids = encode(tokenizer, validation_text)
 
-    context_length = settings["context_length"]
+    max_sequence_length = settings["max_sequence_length"]
     epochs, steps_per_epoch = schedule(settings, len(train_ids), batch_size)
     first_epoch = backup_epoch(run_dir) if state == "resume" else 0
     check_workers_agree(strategy, first_epoch, run_dir)
     train_data = training_windows(
         train_ids,
-        context_length,
+        max_sequence_length,
         batch_size,
         steps_per_epoch,
         seed=settings["seed"],
         first_epoch=first_epoch,
     )
     validation_data = evaluation_windows(
-        validation_ids, context_length, batch_size
+        validation_ids, max_sequence_length, batch_size
     )
 
-    # Keras turns XLA off under tf.distribute strategies (it would put all
-    # replicas' variables on one device); so does tfzoo.
-    jit_compile = settings["jit_compile"] and is_default(strategy)
     with strategy.scope(), precision_policy(settings["precision"]):
         model = build_model(
             settings["preset"],
             tokenizer.vocabulary_size(),
-            context_length=context_length,
+            max_sequence_length=max_sequence_length,
             dropout=settings["dropout"],
         )
-        compile_model(model, settings, total_steps=epochs * steps_per_epoch,
-                      jit_compile=jit_compile)
+        compile_model(model, settings, epochs * steps_per_epoch, strategy)
     print(
         f"{settings['preset']}: {model.count_params():,} parameters, "
         f"{tokenizer_kind(tokenizer)} vocabulary of "
         f"{tokenizer.vocabulary_size()} tokens. "
         f"Data: {len(train_ids):,} training and {len(validation_ids):,} "
         f"validation tokens. {epochs} epochs x {steps_per_epoch} steps of "
-        f"{batch_size} x {context_length} tokens.\n"
+        f"{batch_size} x {max_sequence_length} tokens.\n"
         f"{describe(strategy)}: global batch {batch_size} "
         f"({batch_size // replicas} per replica), {settings['precision']}, "
-        f"XLA {'on' if jit_compile else 'off'}."
+        f"XLA {'on' if uses_xla(settings, strategy) else 'off'}."
     )
     if first_epoch:
         print(f"Resuming {run_dir} at epoch {first_epoch + 1}.")
@@ -345,21 +274,61 @@ def train(
             tokenizer, run_path(run_dir, "logs", "samples"),
             every=sample_every)
         extra.append(samples)
-    fit_callbacks = run_callbacks(run_dir, [*extra, *callbacks], chief)
-    with reporting_lost_workers(strategy):
-        model.fit(
-            distribute_data(train_data),
-            validation_data=distribute_data(validation_data),
-            epochs=epochs,
-            steps_per_epoch=steps_per_epoch,
-            callbacks=fit_callbacks,
-            shuffle=False,  # the pipeline shuffles
-            verbose=verbose if chief else 0,
-        )
+    fit_and_save(model, run_dir, train_data, validation_data, epochs,
+                 steps_per_epoch, [*extra, *callbacks], verbose, strategy)
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         print(f"{worker_name(strategy)}: final weights "
               f"sha256 {weights_digest(model)}")
     if not chief:
         return model, tokenizer, None
-    save_model_atomically(model, run_path(run_dir, MODEL_FILE))
     return model, tokenizer, samples.last_sample
+
+
+def evaluate(run, data=None, data_dir=None, split="validation",
+             batch_size=None):
+    """Mean next-token loss of a finished language-model run on a split of
+    its data.
+
+    Args:
+        run: a `loader.Run` of a language model.
+        data: str or None, a file, folder or TFDS name; default: the data
+            the run trained on, split the same way.
+        data_dir: str or None, see `load_text_splits`.
+        split: `"validation"` (default) or `"train"`.
+        batch_size: int or None; default: the run's.
+
+    Returns:
+        dict with `loss` (nats per token), `perplexity`, `tokens`, and
+        `bits_per_character` for character models.
+
+    Raises:
+        ValueError: an unknown split; unreadable data.
+
+    Example:
+    >>> evaluate(load_run("runs/tiny"))["perplexity"]
+    """
+    check_choice("split", split, SPLITS)
+    settings = run.settings
+    train_text, validation_text = load_text_splits(
+        data or settings["data"], data_dir, settings["validation_fraction"]
+    )
+    text = train_text if split == "train" else validation_text
+    token_ids = encode(run.tokenizer, text)
+    compile_model(run.model)
+    results = run.model.evaluate(
+        evaluation_windows(
+            token_ids,
+            settings["max_sequence_length"],
+            batch_size or settings["batch_size"],
+        ),
+        verbose=0,
+        return_dict=True,
+    )
+    metrics = {
+        "loss": results["loss"],
+        "perplexity": math.exp(results["loss"]),
+        "tokens": len(token_ids),
+    }
+    if settings["tokenizer"] == "char":
+        metrics["bits_per_character"] = results["loss"] / math.log(2)
+    return metrics

@@ -1,4 +1,4 @@
-"""Multi-head self-attention with a fused QKV projection and a KV cache."""
+"""Multi-head self-attention, causal or bidirectional, with a KV cache."""
 
 import keras
 import keras_hub
@@ -8,20 +8,23 @@ from tfzoo.layers.fast_dropout import FastDropout
 
 
 @keras.saving.register_keras_serializable(package="tfzoo")
-class CausalSelfAttention(keras.layers.Layer):
-    """Multi-head self-attention, causal by default, with a key/value cache.
+class SelfAttention(keras.layers.Layer):
+    """Multi-head self-attention (Vaswani et al., 2017, section 3.2), causal
+    (a decoder's masked self-attention) or bidirectional (an encoder's), with
+    a key/value cache.
 
     One `Dense` layer projects the input to queries, keys and values at once
     (the "fused QKV" projection of GPT-2 and nanoGPT), and
     `keras.ops.dot_product_attention` mixes the values.
 
-    With `causal=True` position `t` attends to positions `<= t` only. A
+    With `causal=True` position `t` attends to positions `<= t` only (GPT);
+    with `causal=False` every position attends to every other (BERT). A
     `padding_mask` of shape `(batch, length)` (1 or True for real tokens)
     further hides padded keys.
 
     The cache path serves step-by-step decoding: pass `cache`, a tensor of
-    shape `(batch, 2, max_length, num_heads, head_dim)` holding the keys
-    (`cache[:, 0]`) and values (`cache[:, 1]`) of earlier positions, and
+    shape `(batch, 2, max_sequence_length, num_heads, head_dim)` holding the
+    keys (`cache[:, 0]`) and values (`cache[:, 1]`) of earlier positions, and
     `cache_index`, the position of the first element of `inputs`. The layer
     writes the new keys and values into the cache at `cache_index`, attends
     over every position up to the query's own, and returns
@@ -35,17 +38,22 @@ class CausalSelfAttention(keras.layers.Layer):
     Args:
         num_heads: int. Number of attention heads; must divide the width.
         dropout: float. Dropout rate on the output projection.
-        causal: bool. Whether to hide future positions. `False` gives the
-            bidirectional attention of a BERT encoder.
+        causal: bool. Whether to hide future positions (default `False`:
+            the bidirectional attention of an encoder).
         rotary: bool. Whether to apply rotary position embeddings to the
             queries and keys.
         use_bias: bool. Whether the projections have biases.
         kernel_initializer: initializer of the projection kernels.
         **kwargs: standard `keras.layers.Layer` arguments.
 
+    Raises:
+        ValueError: the width is not a multiple of `num_heads`; `rotary`
+            with an odd head size; a `cache` without `causal=True` or
+            without `cache_index`.
+
     Example:
     >>> x = keras.random.normal((2, 8, 32))
-    >>> attention = CausalSelfAttention(num_heads=4)
+    >>> attention = SelfAttention(num_heads=4, causal=True)
     >>> attention(x).shape
     (2, 8, 32)
     >>> cache = keras.ops.zeros((2, 2, 16, 4, 8))
@@ -58,7 +66,7 @@ class CausalSelfAttention(keras.layers.Layer):
         self,
         num_heads,
         dropout=0.0,
-        causal=True,
+        causal=False,
         rotary=False,
         use_bias=True,
         kernel_initializer="glorot_uniform",
@@ -222,6 +230,11 @@ class CausalSelfAttention(keras.layers.Layer):
             }
         )
         return config
+
+
+# Until this change the layer was `CausalSelfAttention`: `.keras` files
+# saved then name it so, always with an explicit `causal`.
+keras.saving.get_custom_objects()["tfzoo>CausalSelfAttention"] = SelfAttention
 
 
 def _write_cache(cache, new, index):

@@ -3,7 +3,7 @@ import pytest
 from keras import ops
 
 from tests.layers.roundtrip import assert_keras_round_trip
-from tfzoo.layers import CausalSelfAttention
+from tfzoo.layers import SelfAttention
 
 WIDTH, HEADS, LENGTH = 32, 4, 10
 
@@ -15,7 +15,7 @@ def random_inputs(batch=2, length=LENGTH, seed=0):
 
 @pytest.mark.parametrize("rotary", [False, True])
 def test_causality(rotary):
-    layer = CausalSelfAttention(num_heads=HEADS, rotary=rotary)
+    layer = SelfAttention(num_heads=HEADS, causal=True, rotary=rotary)
     x = random_inputs()
     before = ops.convert_to_numpy(layer(x))
     for t in range(LENGTH - 1):
@@ -27,7 +27,7 @@ def test_causality(rotary):
 
 
 def test_bidirectional_sees_the_future():
-    layer = CausalSelfAttention(num_heads=HEADS, causal=False)
+    layer = SelfAttention(num_heads=HEADS, causal=False)
     x = random_inputs()
     changed = x.copy()
     changed[:, -1] += 1.0
@@ -39,7 +39,7 @@ def test_bidirectional_sees_the_future():
 
 @pytest.mark.parametrize("causal", [True, False])
 def test_padding_mask_hides_padded_keys(causal):
-    layer = CausalSelfAttention(num_heads=HEADS, causal=causal)
+    layer = SelfAttention(num_heads=HEADS, causal=causal)
     x = random_inputs()
     padding_mask = np.ones((2, LENGTH), bool)
     padding_mask[0, 6:] = False  # the first sequence has 6 real tokens
@@ -62,7 +62,7 @@ def test_padding_mask_hides_padded_keys(causal):
 
 @pytest.mark.parametrize("prefill,rotary", [(1, False), (4, False), (4, True)])
 def test_cache_matches_full_attention(prefill, rotary):
-    layer = CausalSelfAttention(num_heads=HEADS, rotary=rotary)
+    layer = SelfAttention(num_heads=HEADS, causal=True, rotary=rotary)
     x = random_inputs()
     full = ops.convert_to_numpy(layer(x))
     cache = np.zeros((2, 2, LENGTH + 3, HEADS, WIDTH // HEADS), "float32")
@@ -81,20 +81,20 @@ def test_cache_matches_full_attention(prefill, rotary):
 def test_cache_needs_causal_and_index():
     cache = np.zeros((2, 2, LENGTH, HEADS, WIDTH // HEADS), "float32")
     with pytest.raises(ValueError, match="causal"):
-        CausalSelfAttention(HEADS, causal=False)(
+        SelfAttention(HEADS, causal=False)(
             random_inputs(), cache=cache, cache_index=0
         )
     with pytest.raises(ValueError, match="cache_index"):
-        CausalSelfAttention(HEADS)(random_inputs(), cache=cache)
+        SelfAttention(HEADS, causal=True)(random_inputs(), cache=cache)
 
 
 def test_width_must_divide_into_heads():
     with pytest.raises(ValueError, match="multiple of num_heads"):
-        CausalSelfAttention(num_heads=5)(random_inputs())
+        SelfAttention(num_heads=5, causal=True)(random_inputs())
 
 
 def test_one_fused_projection():
-    layer = CausalSelfAttention(num_heads=HEADS)
+    layer = SelfAttention(num_heads=HEADS, causal=True)
     layer(random_inputs())
     assert layer.qkv.kernel.shape == (WIDTH, 3 * WIDTH)
 
@@ -103,8 +103,8 @@ def test_one_fused_projection():
                                            (True, True)])
 def test_keras_round_trip(tmp_path, causal, rotary):
     assert_keras_round_trip(
-        CausalSelfAttention(num_heads=HEADS, causal=causal, rotary=rotary,
-                            dropout=0.1),
+        SelfAttention(num_heads=HEADS, causal=causal, rotary=rotary,
+                      dropout=0.1),
         random_inputs(), tmp_path,
     )
 
@@ -114,10 +114,10 @@ def test_rotary_attention_sees_relative_positions():
     # keys apart and reads them evenly; rotary attention weighs them by
     # their distance from the query, the same at any absolute position.
     x = np.repeat(random_inputs(batch=1, length=1), LENGTH, axis=1)
-    plain = CausalSelfAttention(num_heads=HEADS)
+    plain = SelfAttention(num_heads=HEADS, causal=True)
     weights = ops.convert_to_numpy(plain.attention_weights(x))
     np.testing.assert_allclose(weights[0, :, -1], 1.0 / LENGTH, rtol=1e-5)
-    rotary = CausalSelfAttention(num_heads=HEADS, rotary=True)
+    rotary = SelfAttention(num_heads=HEADS, causal=True, rotary=True)
     weights = ops.convert_to_numpy(rotary.attention_weights(x))
     assert not np.allclose(weights[0, :, -1], 1.0 / LENGTH, rtol=1e-3)
     # The score of query i on key j depends on i - j only: query 4 reads
@@ -130,12 +130,13 @@ def test_rotary_attention_sees_relative_positions():
 def test_rotary_needs_an_even_head_size():
     with pytest.raises(ValueError, match="even head size"):
         # WIDTH heads of size 1
-        CausalSelfAttention(num_heads=WIDTH, rotary=True)(random_inputs())
+        SelfAttention(num_heads=WIDTH, causal=True,
+                      rotary=True)(random_inputs())
 
 
 @pytest.mark.parametrize("causal", [True, False])
 def test_attention_weights_are_what_the_layer_mixes(causal):
-    layer = CausalSelfAttention(num_heads=HEADS, causal=causal)
+    layer = SelfAttention(num_heads=HEADS, causal=causal)
     x = random_inputs()
     padding = np.ones((2, LENGTH), "int32")
     padding[1, 7:] = 0
@@ -156,3 +157,31 @@ def test_attention_weights_are_what_the_layer_mixes(causal):
     np.testing.assert_allclose(
         ops.convert_to_numpy(layer.output_dense(mixed))[:, :7],
         expected[:, :7], atol=1e-5)
+
+
+def test_a_file_saved_as_causal_self_attention_still_loads(tmp_path):
+    # Before tfzoo named it SelfAttention(causal=...), the layer was
+    # CausalSelfAttention; files saved then must open.
+    import zipfile
+
+    import keras
+
+    from tests.old_format import old_keras_file
+
+    x = random_inputs()
+    inputs = keras.Input(shape=x.shape[1:])
+    layer = SelfAttention(num_heads=HEADS, causal=True, rotary=True)
+    model = keras.Model(inputs, layer(inputs))
+    path = str(tmp_path / "old.keras")
+    model.save(path)
+    old_keras_file(path)
+    with zipfile.ZipFile(path) as archive:
+        config = archive.read("config.json").decode()
+    assert "tfzoo>CausalSelfAttention" in config
+    assert "tfzoo>SelfAttention" not in config
+    restored = keras.saving.load_model(path)
+    restored_layer = restored.layers[-1]
+    assert type(restored_layer) is SelfAttention
+    assert restored_layer.causal and restored_layer.rotary
+    np.testing.assert_array_equal(ops.convert_to_numpy(restored(x)),
+                                  ops.convert_to_numpy(model(x)))

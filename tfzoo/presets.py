@@ -1,21 +1,21 @@
 """Named model sizes, and the training settings that suit each.
 
-Each preset names its model family (`"gpt"` or `"lstm"`), the model's
-arguments except `vocabulary_size` (which comes from the tokenizer), and
-default training settings that the command line can override.
+Pure data with no TensorFlow import (the command line lists it in
+`--help`). A language-model preset names its model (`"gpt"` or `"lstm"`),
+the model's arguments except `vocabulary_size` (which comes from the
+tokenizer), and default training settings that the command line can
+override. `ENCODER_SIZES` are the shapes of the classifiers and MLM encoders
+trained from scratch. `tfzoo.models.build_model` builds a preset.
 """
 
 import copy
-
-from tfzoo.models.lstm_lm import LSTMLM
-from tfzoo.models.transformer_lm import TransformerLM
 
 PRESETS = {
     # A few minutes on a laptop CPU; the size of nanoGPT's CPU "baby GPT".
     "gpt-tiny": {
         "model": "gpt",
         "arguments": dict(
-            context_length=64,
+            max_sequence_length=64,
             num_layers=4,
             num_heads=4,
             hidden_dim=128,
@@ -27,7 +27,7 @@ PRESETS = {
     "gpt-shakespeare-char": {
         "model": "gpt",
         "arguments": dict(
-            context_length=256,
+            max_sequence_length=256,
             num_layers=6,
             num_heads=6,
             hidden_dim=384,
@@ -40,7 +40,7 @@ PRESETS = {
     "gpt-textbook": {
         "model": "gpt",
         "arguments": dict(
-            context_length=128,
+            max_sequence_length=128,
             num_layers=6,
             num_heads=8,
             hidden_dim=512,
@@ -53,7 +53,7 @@ PRESETS = {
     "lstm-char": {
         "model": "lstm",
         "arguments": dict(
-            context_length=128,
+            max_sequence_length=128,
             embedding_dim=128,
             hidden_dim=128,
             num_layers=1,
@@ -62,32 +62,29 @@ PRESETS = {
     },
 }
 
-MODEL_CLASSES = {"gpt": TransformerLM, "lstm": LSTMLM}
+# The preset of each language model when `--preset` is left out.
+DEFAULT_PRESETS = {"gpt": "gpt-tiny", "lstm": "lstm-char"}
+
+# Sizes of the models trained from scratch. `transformer-classifier` is
+# gpt-tiny's shape, bidirectional; `bert-classifier` without --init (and
+# the `bert-mlm` encoder) is BERT-mini's (Turc et al., 2019).
+ENCODER_SIZES = {
+    "bert-classifier": dict(num_layers=4, num_heads=4, hidden_dim=256,
+                            intermediate_dim=1024),
+    "transformer-classifier": dict(num_layers=4, num_heads=4, hidden_dim=128,
+                                   intermediate_dim=512),
+    "lstm-classifier": dict(embedding_dim=128, hidden_dim=128),
+}
 
 
 def get_preset(name):
-    """Returns a copy of the preset `name`; raises `ValueError` if unknown."""
+    """Returns a copy of the preset `name`.
+
+    Raises:
+        ValueError: `name` is not a key of `PRESETS`.
+    """
     if name not in PRESETS:
         raise ValueError(
             f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}"
         )
     return copy.deepcopy(PRESETS[name])
-
-
-def build_model(preset, vocabulary_size, **overrides):
-    """Builds the model of a preset for a tokenizer's vocabulary size.
-
-    Args:
-        preset: str, a key of `PRESETS`.
-        vocabulary_size: int, from the tokenizer.
-        **overrides: model arguments that replace the preset's.
-
-    Example:
-    >>> model = build_model("gpt-tiny", vocabulary_size=65)
-    >>> model.count_params() > 0
-    True
-    """
-    spec = get_preset(preset)
-    arguments = {**spec["arguments"], **overrides}
-    model_class = MODEL_CLASSES[spec["model"]]
-    return model_class(vocabulary_size=vocabulary_size, **arguments)

@@ -1,0 +1,108 @@
+"""One loader for every finished run, and runs written before it."""
+
+import json
+import os
+
+import pytest
+
+from tests.conftest import make_run
+from tests.old_format import old_keras_file, old_run_json
+from tfzoo.cli import main
+from tfzoo.models import build_model
+from tfzoo.text import CharTokenizer
+from tfzoo.training.loader import load_run
+from tfzoo.training.run_folder import upgrade_settings
+
+QUICK = ["--max-sequence-length", "32", "--batch-size", "8",
+         "--sample-every", "0", "--no-xla"]
+
+
+def test_settings_of_old_runs_are_read_in_todays_names():
+    assert upgrade_settings({"model": "gpt", "context_length": 64}) == {
+        "task": "language_model", "model": "gpt", "max_sequence_length": 64}
+    assert upgrade_settings({"task": "classification", "max_length": 128,
+                             "warmup_fraction": 0.1}) == {
+        "task": "classification", "max_sequence_length": 128,
+        "warmup_steps": None}
+    with pytest.raises(ValueError, match="warmup_fraction 0.2"):
+        upgrade_settings({"task": "masked_lm", "warmup_fraction": 0.2})
+
+
+def test_unfinished_and_non_runs_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="not a tfzoo run folder"):
+        load_run(str(tmp_path))
+    (tmp_path / "run.json").write_text('{"task": "language_model"}')
+    with pytest.raises(ValueError, match="no model.keras yet"):
+        load_run(str(tmp_path))
+
+
+def test_an_old_language_model_run_loads_generates_evaluates_and_exports(
+        tmp_path, text_file, capsys):
+    # Written as tfzoo wrote it before: no task, context_length, and a model
+    # file with CausalSelfAttention layers.
+    tokenizer = CharTokenizer.from_text(open(text_file).read())
+    model = build_model("gpt-tiny", tokenizer.vocabulary_size(),
+                        max_sequence_length=32, num_layers=1)
+    run = make_run(tmp_path / "old", model, tokenizer)
+    with open(os.path.join(run, "run.json"), "w") as f:
+        json.dump({"model": "gpt", "preset": "gpt-tiny", "data": text_file,
+                   "tokenizer": "char", "context_length": 32,
+                   "batch_size": 8, "validation_fraction": 0.1}, f)
+    old_keras_file(os.path.join(run, "model.keras"))
+
+    loaded = load_run(run)
+    assert loaded.task == "language_model"
+    assert loaded.model.max_sequence_length == 32
+    assert loaded.settings["max_sequence_length"] == 32
+    assert loaded.labels is None
+
+    assert main(["generate", "--run", run, "The king", "--max-new-tokens",
+                 "5", "--temperature", "0", "--no-xla"]) == 0
+    assert main(["eval", "--run", run]) == 0
+    assert "validation: loss" in capsys.readouterr().out
+    base = tmp_path / "saved_models"
+    assert main(["export", "--run", run, "--name", "old", "--base-dir",
+                 str(base), "--no-xla"]) == 0
+    assert os.path.isfile(base / "old" / "1" / "saved_model.pb")
+
+
+def test_an_old_unfinished_run_resumes(tmp_path, text_file, capsys):
+    from tests.test_cli import Crash, CrashAtStep
+    from tfzoo.training import make_settings, train
+
+    run = str(tmp_path / "run")
+    settings = make_settings(data=text_file, epochs=3, steps_per_epoch=4,
+                             max_sequence_length=32, batch_size=8,
+                             jit_compile=False)
+    with pytest.raises(Crash):  # in the third epoch
+        train(settings, run, sample_every=0, callbacks=[CrashAtStep(10)])
+    old_run_json(run)
+    with open(os.path.join(run, "run.json")) as f:
+        old = json.load(f)
+    assert "task" not in old and old["context_length"] == 32
+    capsys.readouterr()
+    # The command of the same run: resumed from the backup, not refused.
+    assert main(["train", "--data", text_file, "--epochs", "3",
+                 "--steps-per-epoch", "4", "--out", run, *QUICK]) == 0
+    assert "Resuming" in capsys.readouterr().out
+    assert load_run(run).model.max_sequence_length == 32
+
+
+def test_commands_refuse_runs_of_another_task(tmp_path, capsys):
+    tokenizer = CharTokenizer.from_text("abc")
+    model = build_model("gpt-tiny", tokenizer.vocabulary_size(),
+                        max_sequence_length=8, num_layers=1)
+    run = make_run(tmp_path / "lm", model, tokenizer)
+    assert main(["classify", "--run", run, "some text"]) == 1
+    assert "is a language_model run" in capsys.readouterr().err
+
+
+def test_old_option_names_still_work(tmp_path, text_file):
+    run = str(tmp_path / "run")
+    assert main(["train", "--data", text_file, "--steps", "2",
+                 "--context-length", "16", "--batch-size", "4",
+                 "--sample-every", "0", "--no-xla", "--out", run]) == 0
+    with open(os.path.join(run, "run.json")) as f:
+        settings = json.load(f)
+    assert settings["task"] == "language_model"
+    assert settings["max_sequence_length"] == 16
