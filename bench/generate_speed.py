@@ -101,7 +101,8 @@ def main():
     args = parser.parse_args()
 
     if args.run:
-        model, tokenizer, _ = load_run(args.run)
+        run = load_run(args.run)
+        model, tokenizer = run.model, run.tokenizer
     else:
         keras.utils.set_random_seed(0)
         with open(os.path.join(os.path.dirname(__file__), "..", "README.md"),

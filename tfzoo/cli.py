@@ -17,14 +17,13 @@ import sys
 # answer at once; each command imports what it runs.
 from tfzoo.choices import (MODELS, OPTIMIZERS, PRECISIONS, STRATEGIES,
                            TASKS, TOKENIZERS, task_of)
-from tfzoo.presets import DEFAULT_PRESETS, PRESETS
+from tfzoo.presets import (DEFAULT_PRESETS, ENCODER_MAX_SEQUENCE_LENGTH,
+                           PRESETS)
 
 # Keep TensorFlow's start-up chatter off the terminal unless asked for.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 PROGRAM = "tfzoo"
-# Tokens per example of a classifier or bert-mlm run, [CLS] and [SEP] in.
-DEFAULT_ENCODER_LENGTH = 128
 
 
 def _positive_int(text):
@@ -79,7 +78,8 @@ def _train_parser(subparsers):
     classifier = parser.add_argument_group(
         "classifiers", "bert-classifier, transformer-classifier and "
         "lstm-classifier read labelled TSV/CSV files (or TFDS, e.g. "
-        "glue/sst2); texts longer than --max-length tokens are truncated")
+        "glue/sst2); texts longer than --max-sequence-length tokens are "
+        "truncated")
     classifier.add_argument("--train", help="labelled training examples")
     classifier.add_argument("--val", help="labelled validation examples")
     classifier.add_argument(
@@ -134,7 +134,7 @@ def _train_parser(subparsers):
         "--max-sequence-length", type=_positive_int,
         help="longest sequence the model reads, in tokens (default: the "
         "preset's context for language models; "
-        f"{DEFAULT_ENCODER_LENGTH} for classifiers and bert-mlm, [CLS] and "
+        f"{ENCODER_MAX_SEQUENCE_LENGTH} for classifiers and bert-mlm, [CLS] and "
         "[SEP] included, longer texts truncated)")
     # The names this option had before tfzoo gave it one: still accepted.
     for old_name in ("--context-length", "--max-length"):
@@ -190,15 +190,16 @@ def _generate_parser(subparsers):
         "generate",
         help="continue prompts with a trained run's model",
         description="Continue each prompt with the run's model (one batch, "
-        "key/value cache, compiled loop). A prompt longer than the context "
+        "key/value cache, compiled loop). A prompt longer than the model's "
+        "max sequence length "
         "less --max-new-tokens keeps its most recent tokens.",
     )
     parser.add_argument("--run", required=True, help="the run folder")
     parser.add_argument("prompts", nargs="+", metavar="PROMPT",
                         help="text to continue (quote it)")
     parser.add_argument("--max-new-tokens", type=int,
-                        help="from 1 to the context length less 1 "
-                        "(default: half the context)")
+                        help="from 1 to the max sequence length less 1 "
+                        "(default: half of it)")
     parser.add_argument("--temperature", type=float, default=0.8,
                         help="0 or less: greedy decoding")
     parser.add_argument("--top-k", type=int, default=0,
@@ -270,14 +271,17 @@ def _end_token_id(tokenizer, text):
 
 
 def _load_run(run_dir, *tasks):
-    """The finished run in `run_dir`, if its task is one of `tasks`."""
+    """The finished run in `run_dir`, if its task is one of `tasks` (any
+    task if none is given); `run.json` is read once, the model loaded after
+    the task is checked."""
     from tfzoo.training.loader import load_run
+    from tfzoo.training.run_folder import read_settings
 
-    run = load_run(run_dir)
-    if run.task not in tasks:
-        raise ValueError(f"{run_dir} is a {run.task} run; this command takes "
-                         f"{' or '.join(tasks)} runs")
-    return run
+    settings = read_settings(run_dir)
+    if tasks and settings["task"] not in tasks:
+        raise ValueError(f"{run_dir} is a {settings['task']} run; this "
+                         f"command takes {' or '.join(tasks)} runs")
+    return load_run(run_dir, settings=settings)
 
 
 def _generate(args):
@@ -316,9 +320,10 @@ def _generate(args):
 
 
 def _export(args):
-    from tfzoo.export import export
+    from tfzoo.export import check_model_name, export
 
-    run = _load_run(args.run, "language_model", "classification")
+    check_model_name(args.name)
+    run = _load_run(args.run)
     end_token_id = None
     if args.end_token is not None:
         if run.task != "language_model":
@@ -400,7 +405,8 @@ def _train(args):
         learning_rate=args.learning_rate,
         warmup_steps=args.warmup_steps,
         optimizer=args.optimizer or "adamw",
-        weight_decay=0.1 if args.weight_decay is None else args.weight_decay,
+        **({} if args.weight_decay is None
+           else {"weight_decay": args.weight_decay}),
         clip_norm=args.clip_norm,
         max_sequence_length=args.max_sequence_length,
         dropout=args.dropout,
@@ -443,6 +449,7 @@ def _train_classifier(args):
         "weight_decay": args.weight_decay,
         "vocabulary_size": args.vocab_size,
         "warmup_steps": args.warmup_steps,
+        "max_sequence_length": args.max_sequence_length,
     }
     settings = make_classifier_settings(
         args.model,
@@ -453,8 +460,6 @@ def _train_classifier(args):
         label_column=args.label_column,
         pair_column=args.pair_column,
         labels=args.labels.split(",") if args.labels else None,
-        max_sequence_length=(args.max_sequence_length
-                             or DEFAULT_ENCODER_LENGTH),
         steps_per_epoch=args.steps_per_epoch,
         seed=args.seed,
         precision=args.precision,
@@ -483,11 +488,10 @@ def _train_masked_lm(args):
         "weight_decay": args.weight_decay,
         "vocabulary_size": args.vocab_size,
         "warmup_steps": args.warmup_steps,
+        "max_sequence_length": args.max_sequence_length,
     }
     settings = make_mlm_settings(
         args.data, validation_fraction=args.validation_fraction,
-        max_sequence_length=(args.max_sequence_length
-                             or DEFAULT_ENCODER_LENGTH),
         seed=args.seed,
         **{k: v for k, v in options.items() if v is not None})
     train_masked_lm(settings, args.out, data_dir=args.data_dir,
@@ -565,13 +569,15 @@ def _eval_classifier(run, args):
 
 def _eval(args):
     from tfzoo.training.loader import load_run
+    from tfzoo.training.run_folder import read_settings
 
-    run = load_run(args.run)
-    if run.task == "classification":
-        return _eval_classifier(run, args)
-    if run.task == "masked_lm":
+    settings = read_settings(args.run)
+    if settings["task"] == "masked_lm":
         raise ValueError(f"{args.run} is an MLM run; its validation loss and "
                          "accuracy are in logs/history.csv")
+    run = load_run(args.run, settings=settings)
+    if run.task == "classification":
+        return _eval_classifier(run, args)
     from tfzoo.training import language_model
 
     metrics = language_model.evaluate(

@@ -38,7 +38,7 @@ def export_run(run_dir, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
                end_token_id=None, labels=None):
     """Writes the finished run in `run_dir` as `base_dir/name/<version>/`:
     `export(load_run(run_dir), ...)`."""
-    _check_name(name)  # before the model loads
+    check_model_name(name)  # before the model loads
     return export(load_run(run_dir), name, base_dir, jit_compile,
                   end_token_id, labels)
 
@@ -82,7 +82,7 @@ def export(run, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
     >>> export(load_run("runs/tiny"), "shakespeare")
     'saved_models/shakespeare/1'
     """
-    _check_name(name)
+    check_model_name(name)
     if run.task == "masked_lm":
         raise ValueError(f"{run.run_dir} is an MLM run; export a language "
                          "model or a classifier (fine-tune it with --init)")
@@ -123,7 +123,8 @@ def export(run, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
     return final
 
 
-def _check_name(name):
+def check_model_name(name):
+    """`ValueError` unless `name` is a valid model folder name."""
     if not _NAME.match(name):
         raise ValueError(
             f"invalid model name {name!r}: use letters, digits, '.', '_' "

@@ -100,7 +100,7 @@ def warmup_cosine_schedule(
 def make_optimizer(
     learning_rate,
     total_steps=None,
-    warmup_steps=None,
+    warmup_steps=100,
     weight_decay=0.1,
     clip_norm=1.0,
     beta_2=0.99,

@@ -77,6 +77,11 @@ ENCODER_SIZES = {
 }
 
 
+# Tokens per example of a classifier or MLM encoder trained here, [CLS] and
+# [SEP] included (longer texts are truncated).
+ENCODER_MAX_SEQUENCE_LENGTH = 128
+
+
 def get_preset(name):
     """Returns a copy of the preset `name`.
 

@@ -24,8 +24,14 @@ def test_settings_of_old_runs_are_read_in_todays_names():
                              "warmup_fraction": 0.1}) == {
         "task": "classification", "max_sequence_length": 128,
         "warmup_steps": None}
+    # Another fraction (only the Python API could set one) still loads,
+    # but the run cannot resume with today's warmup_steps.
+    from tfzoo.training.lifecycle import compile_for_training
+
+    odd = upgrade_settings({"task": "masked_lm", "warmup_fraction": 0.2})
+    assert odd == {"task": "masked_lm", "warmup_fraction": 0.2}
     with pytest.raises(ValueError, match="warmup_fraction 0.2"):
-        upgrade_settings({"task": "masked_lm", "warmup_fraction": 0.2})
+        compile_for_training(None, odd, total_steps=10, metrics=[])
 
 
 def test_unfinished_and_non_runs_are_refused(tmp_path):
@@ -106,3 +112,48 @@ def test_old_option_names_still_work(tmp_path, text_file):
         settings = json.load(f)
     assert settings["task"] == "language_model"
     assert settings["max_sequence_length"] == 16
+
+
+def test_an_old_classifier_run_loads_classifies_and_evaluates(tmp_path,
+                                                               capsys):
+    # A classifier run as tfzoo wrote it before: max_length and
+    # warmup_fraction in run.json.
+    import keras
+
+    from tfzoo.models import LSTMClassifier
+    from tfzoo.text import BertPreprocessor, save_preprocessor
+    from tfzoo.training.run_folder import save_model_atomically
+
+    rows = [("a fine film", "pos"), ("a dull mess", "neg")] * 10
+    data = tmp_path / "dev.tsv"
+    data.write_text("sentence\tlabel\n" + "".join(
+        f"{text}\t{label}\n" for text, label in rows), encoding="utf-8")
+    preprocessor = BertPreprocessor.from_texts([t for t, _ in rows], 50, 16)
+    keras.utils.set_random_seed(0)
+    model = LSTMClassifier(preprocessor.vocabulary_size(), 2,
+                           embedding_dim=8, hidden_dim=8)
+    run = tmp_path / "old-classifier"
+    run.mkdir()
+    save_preprocessor(preprocessor, str(run))
+    (run / "labels.json").write_text('["neg", "pos"]')
+    save_model_atomically(model, str(run / "model.keras"))
+    (run / "run.json").write_text(json.dumps({
+        "task": "classification", "model": "lstm-classifier",
+        "train": str(data), "validation": str(data), "init": None,
+        "text_column": "sentence", "label_column": "label",
+        "pair_column": None, "labels": None, "max_length": 16,
+        "epochs": 1, "steps_per_epoch": None, "batch_size": 8,
+        "learning_rate": 2e-3, "warmup_fraction": 0.1, "weight_decay": 0.01,
+        "dropout": 0.1, "vocabulary_size": 50, "seed": 1337,
+        "jit_compile": False, "precision": "float32"}))
+
+    loaded = load_run(str(run))
+    assert loaded.task == "classification"
+    assert loaded.labels == ["neg", "pos"]
+    assert loaded.settings["max_sequence_length"] == 16
+    assert loaded.settings["warmup_steps"] is None
+    assert main(["classify", "--run", str(run), "a fine film"]) == 0
+    label = capsys.readouterr().out.split("\t")[0]
+    assert label in ("neg", "pos")
+    assert main(["eval", "--run", str(run)]) == 0
+    assert "(20 examples)" in capsys.readouterr().out

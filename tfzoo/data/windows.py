@@ -1,7 +1,7 @@
 """`tf.data` pipelines of fixed-length windows for language modelling.
 
-A window holds `sequence_length + 1` tokens; the model reads the first
-`sequence_length` and predicts the last `sequence_length` (the inputs shifted
+A window holds `max_sequence_length + 1` tokens; the model reads the first
+`max_sequence_length` and predicts the last `max_sequence_length` (the inputs shifted
 by one).
 """
 
@@ -9,17 +9,17 @@ import numpy as np
 import tensorflow as tf
 
 
-def count_windows(num_tokens, sequence_length):
+def count_windows(num_tokens, max_sequence_length):
     """Number of non-overlapping windows (they share one boundary token)."""
-    return max(0, (num_tokens - 1) // sequence_length)
+    return max(0, (num_tokens - 1) // max_sequence_length)
 
 
-def _check_length(token_ids, sequence_length, what):
-    if count_windows(len(token_ids), sequence_length) < 1:
+def _check_length(token_ids, max_sequence_length, what):
+    if count_windows(len(token_ids), max_sequence_length) < 1:
         raise ValueError(
             f"the {what} text has {len(token_ids)} tokens, fewer than one "
-            f"window of {sequence_length + 1} (context length + 1); use a "
-            "longer text or a shorter --max-sequence-length"
+            f"window of {max_sequence_length + 1} (max sequence length + 1); "
+            "use a longer text or a shorter --max-sequence-length"
         )
 
 
@@ -29,7 +29,7 @@ def _split_window(windows):
 
 def training_windows(
     token_ids,
-    sequence_length,
+    max_sequence_length,
     batch_size,
     steps_per_epoch,
     seed=0,
@@ -45,7 +45,8 @@ def training_windows(
 
     Args:
         token_ids: 1-D int array, the tokenized training text.
-        sequence_length: int, the model's context length.
+        max_sequence_length: int, the model's max sequence length: the
+            length of each window.
         batch_size: int.
         steps_per_epoch: int, batches per epoch.
         seed: int.
@@ -53,12 +54,12 @@ def training_windows(
 
     Returns:
         A `tf.data.Dataset` of `(inputs, targets)`, each
-        `(batch_size, sequence_length)` int32.
+        `(batch_size, max_sequence_length)` int32.
     """
-    _check_length(token_ids, sequence_length, "training")
+    _check_length(token_ids, max_sequence_length, "training")
     token_ids = tf.constant(np.asarray(token_ids, np.int32))
-    num_windows = count_windows(len(token_ids), sequence_length)
-    last_start = len(token_ids) - sequence_length - 1
+    num_windows = count_windows(len(token_ids), max_sequence_length)
+    last_start = len(token_ids) - max_sequence_length - 1
     windows_per_epoch = steps_per_epoch * batch_size
 
     def epoch_windows(epoch):
@@ -69,15 +70,15 @@ def training_windows(
         offsets = tf.random.stateless_uniform(
             [windows_per_epoch],
             seed=epoch_seed + 1,
-            maxval=sequence_length,
+            maxval=max_sequence_length,
             dtype=tf.int64,
         )
         slot = tf.gather(slots, tf.range(windows_per_epoch) % num_windows)
-        starts = tf.minimum(slot * sequence_length + offsets, last_start)
+        starts = tf.minimum(slot * max_sequence_length + offsets, last_start)
         return tf.data.Dataset.from_tensor_slices(starts)
 
     def window_at(start):
-        return token_ids[start : start + sequence_length + 1]
+        return token_ids[start : start + max_sequence_length + 1]
 
     return (
         tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)
@@ -89,16 +90,16 @@ def training_windows(
     )
 
 
-def evaluation_windows(token_ids, sequence_length, batch_size):
+def evaluation_windows(token_ids, max_sequence_length, batch_size):
     """Every window of the text in order, each target token predicted once.
 
     The last batch may be smaller than `batch_size`.
     """
-    _check_length(token_ids, sequence_length, "validation")
-    num_windows = count_windows(len(token_ids), sequence_length)
+    _check_length(token_ids, max_sequence_length, "validation")
+    num_windows = count_windows(len(token_ids), max_sequence_length)
     token_ids = np.asarray(token_ids, np.int32)
-    starts = np.arange(num_windows) * sequence_length
-    windows = token_ids[starts[:, None] + np.arange(sequence_length + 1)]
+    starts = np.arange(num_windows) * max_sequence_length
+    windows = token_ids[starts[:, None] + np.arange(max_sequence_length + 1)]
     return (
         tf.data.Dataset.from_tensor_slices(windows)
         .batch(batch_size)

@@ -92,8 +92,9 @@ def _check_arguments(model, prompts, max_new_tokens, top_p):
     longest = model.max_sequence_length - 1
     if not 1 <= max_new_tokens <= longest:
         raise ValueError(
-            f"max_new_tokens must be from 1 to {longest} (the context of "
-            f"{model.max_sequence_length} tokens less one prompt token), "
+            f"max_new_tokens must be from 1 to {longest} (the max sequence "
+            f"length of {model.max_sequence_length} tokens less one prompt "
+            "token), "
             f"got {max_new_tokens}"
         )
     if not 0 < top_p <= 1:
@@ -108,4 +109,3 @@ def _text_generator(model, tokenizer, *options):
     if key not in generators:
         generators[key] = TextGenerator(model, tokenizer, *options)
     return generators[key]
-

@@ -37,9 +37,10 @@ class SelfAttention(keras.layers.Layer):
 
     Args:
         num_heads: int. Number of attention heads; must divide the width.
+        causal: bool. Whether to hide future positions: `True` for a
+            decoder (GPT), `False` for the bidirectional attention of an
+            encoder (BERT). No default: every caller says which.
         dropout: float. Dropout rate on the output projection.
-        causal: bool. Whether to hide future positions (default `False`:
-            the bidirectional attention of an encoder).
         rotary: bool. Whether to apply rotary position embeddings to the
             queries and keys.
         use_bias: bool. Whether the projections have biases.
@@ -65,8 +66,8 @@ class SelfAttention(keras.layers.Layer):
     def __init__(
         self,
         num_heads,
+        causal,
         dropout=0.0,
-        causal=False,
         rotary=False,
         use_bias=True,
         kernel_initializer="glorot_uniform",

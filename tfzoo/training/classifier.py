@@ -23,7 +23,7 @@ from tfzoo.data.labelled import (LabelledText, classification_dataset,
 from tfzoo.models import (BertClassifier, BertEncoder, LSTMClassifier,
                           from_hf_checkpoint)
 from tfzoo.models.bert_checkpoint import FILES as CHECKPOINT_FILES
-from tfzoo.presets import ENCODER_SIZES
+from tfzoo.presets import ENCODER_MAX_SEQUENCE_LENGTH, ENCODER_SIZES
 from tfzoo.text.bert_preprocessor import BertPreprocessor
 from tfzoo.text.saving import load_preprocessor, save_preprocessor
 from tfzoo.training.distribute import (describe, precision_name,
@@ -31,7 +31,8 @@ from tfzoo.training.distribute import (describe, precision_name,
 from tfzoo.training.lifecycle import (compile_for_training, fit_and_save,
                                       open_run)
 from tfzoo.training.loader import LABELS_FILE, load_run
-from tfzoo.training.run_folder import MODEL_FILE, RUN_FILE, run_path
+from tfzoo.training.run_folder import (MODEL_FILE, RUN_FILE, run_path,
+                                       upgrade_settings)
 
 TASK = "classification"
 MODELS = TASKS[TASK]
@@ -49,7 +50,7 @@ def make_classifier_settings(
     label_column="label",
     pair_column=None,
     labels=None,
-    max_sequence_length=128,
+    max_sequence_length=ENCODER_MAX_SEQUENCE_LENGTH,
     epochs=3,
     steps_per_epoch=None,
     batch_size=32,
@@ -117,7 +118,7 @@ def read_split(settings, split, data_dir, source=None):
 def train_classifier(settings, run_dir, data_dir=None, overwrite=False,
                      callbacks=(), verbose="auto", strategy=None):
     """Trains (or resumes, or leaves finished) the classifier run, under
-    `strategy` (default: the current one; see `train.train`).
+    `strategy` (default: the current one; see `language_model.train`).
 
     Returns:
         `(model, preprocessor, class_names)`.
@@ -133,7 +134,8 @@ def train_classifier(settings, run_dir, data_dir=None, overwrite=False,
     """
     strategy, chief, state = open_run(run_dir, settings, overwrite, strategy)
     if state == "complete":
-        run = load_run(run_dir)
+        run = load_run(run_dir, compile=True,
+                       settings=upgrade_settings(settings))
         return run.model, run.tokenizer, run.labels
 
     keras.utils.set_random_seed(settings["seed"])

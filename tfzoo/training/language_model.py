@@ -35,7 +35,8 @@ from tfzoo.training.distribute import (check_workers_agree, describe,
 from tfzoo.training.lifecycle import (compile_for_training, fit_and_save,
                                       open_run, uses_xla)
 from tfzoo.training.loader import load_run
-from tfzoo.training.run_folder import backup_epoch, run_path
+from tfzoo.training.run_folder import (backup_epoch, run_path,
+                                       upgrade_settings)
 
 TASK = "language_model"
 MODELS = TASKS[TASK]
@@ -153,12 +154,14 @@ def schedule(settings, num_train_tokens, batch_size):
 def compile_model(model, settings=None, total_steps=1, strategy=None):
     """Compiles a language model to train as `settings` say (see
     `lifecycle.compile_for_training`), or, without `settings`, for
-    evaluation only: loss and perplexity, XLA on.
+    evaluation (or a quick fit at Adam's defaults): loss and perplexity,
+    XLA on.
     """
     metrics = [keras_hub.metrics.Perplexity(from_logits=True,
                                             name="perplexity")]
     if settings is None:
         model.compile(
+            optimizer="adam",
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=metrics, jit_compile=True)
         return
@@ -211,7 +214,8 @@ def train(
         settings["batch_size"], replicas, settings["global_batch_size"])
     strategy, chief, state = open_run(run_dir, settings, overwrite, strategy)
     if state == "complete":
-        run = load_run(run_dir)
+        run = load_run(run_dir, compile=True,
+                       settings=upgrade_settings(settings))
         return run.model, run.tokenizer, None
 
     keras.utils.set_random_seed(settings["seed"])

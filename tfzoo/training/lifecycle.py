@@ -84,7 +84,16 @@ def compile_for_training(model, settings, total_steps, metrics,
             targets).
         min_ratio: float, the final learning rate as a fraction of the
             peak.
+
+    Raises:
+        ValueError: settings of an old run whose `warmup_fraction` today's
+            `warmup_steps` cannot express.
     """
+    if "warmup_fraction" in settings:
+        raise ValueError(
+            f"this run was written with warmup_fraction "
+            f"{settings['warmup_fraction']}, which tfzoo no longer reads; "
+            "train it again with warmup_steps (--overwrite)")
     model.compile(
         optimizer=make_optimizer(
             settings["learning_rate"],

@@ -43,8 +43,16 @@ class Run(NamedTuple):
     labels: Optional[list]
 
 
-def load_run(run_dir):
+def load_run(run_dir, compile=False, settings=None):
     """Loads the finished run in `run_dir`.
+
+    Args:
+        run_dir: str, a run folder.
+        compile: bool, load the model compiled, with its optimizer state
+            (to train on); by default uncompiled, to predict or export.
+        settings: dict or None, the run's settings if the caller has read
+            them already (`run_folder.read_settings`), so that `run.json`
+            is read once.
 
     Returns:
         A `Run`.
@@ -58,7 +66,8 @@ def load_run(run_dir):
     >>> run.task, run.model.max_sequence_length
     ('language_model', 64)
     """
-    settings = read_settings(run_dir)
+    if settings is None:
+        settings = read_settings(run_dir)
     model_path = run_path(run_dir, MODEL_FILE)
     if not os.path.isfile(model_path):
         raise ValueError(
@@ -74,5 +83,5 @@ def load_run(run_dir):
     if task == "classification":
         with open(run_path(run_dir, LABELS_FILE), encoding="utf-8") as f:
             labels = json.load(f)
-    model = keras.saving.load_model(model_path, compile=False)
+    model = keras.saving.load_model(model_path, compile=compile)
     return Run(run_dir, task, model, tokenizer, settings, labels)

@@ -21,20 +21,22 @@ import tensorflow as tf
 from tfzoo.choices import TASKS
 from tfzoo.data import load_text_splits
 from tfzoo.models import BertEncoder, BertMaskedLM
-from tfzoo.presets import ENCODER_SIZES
+from tfzoo.presets import ENCODER_MAX_SEQUENCE_LENGTH, ENCODER_SIZES
 from tfzoo.text.bert_preprocessor import BertPreprocessor
 from tfzoo.text.saving import save_preprocessor
 from tfzoo.training.distribute import describe
 from tfzoo.training.lifecycle import (compile_for_training, fit_and_save,
                                       open_run)
 from tfzoo.training.loader import load_run
+from tfzoo.training.run_folder import upgrade_settings
 
 TASK = "masked_lm"
 MODELS = TASKS[TASK]
 SELECTION_RATE = 0.15
 
 
-def make_mlm_settings(data, validation_fraction=0.1, max_sequence_length=64,
+def make_mlm_settings(data, validation_fraction=0.1,
+                      max_sequence_length=ENCODER_MAX_SEQUENCE_LENGTH,
                       vocabulary_size=8000, epochs=1, steps_per_epoch=None,
                       batch_size=32, learning_rate=5e-4, warmup_steps=None,
                       dropout=0.1, weight_decay=0.01, seed=1337):
@@ -103,7 +105,8 @@ def train_masked_lm(settings, run_dir, data_dir=None, overwrite=False,
     """
     strategy, chief, state = open_run(run_dir, settings, overwrite, strategy)
     if state == "complete":
-        run = load_run(run_dir)
+        run = load_run(run_dir, compile=True,
+                       settings=upgrade_settings(settings))
         return run.model, run.tokenizer
 
     keras.utils.set_random_seed(settings["seed"])

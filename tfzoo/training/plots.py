@@ -69,11 +69,13 @@ def plot_run(run_dir, out_dir=None, data_dir=None):
     figure.savefig(paths[0], dpi=100)
     plt.close(figure)
 
-    if read_settings(run_dir)["task"] == "classification":
+    settings = read_settings(run_dir)
+    if settings["task"] == "classification":
         from tfzoo.training import classifier
         from tfzoo.training.loader import load_run
 
-        result = classifier.evaluate(load_run(run_dir), data_dir=data_dir)
+        result = classifier.evaluate(load_run(run_dir, settings=settings),
+                                     data_dir=data_dir)
         paths.append(_plot_confusion(plt, result, out_dir))
     return paths
 

@@ -48,25 +48,20 @@ def upgrade_settings(settings):
     - `context_length` (language models) and `max_length` (classifiers,
       MLM) are now `max_sequence_length`.
     - Classifier and MLM runs had `warmup_fraction` 0.1; now `warmup_steps`
-      `None` means the same (a tenth of the run).
-
-    Raises:
-        ValueError: a `warmup_fraction` other than 0.1, which today's
-            settings cannot express.
+      `None` means the same (a tenth of the run). Another fraction (only
+      the Python API could set one) stays as it is: such a run loads, but
+      does not resume (`lifecycle.compile_for_training` says so).
     """
     settings = dict(settings)
     settings.setdefault("task", "language_model")
     for old in ("context_length", "max_length"):
         if old in settings:
             settings["max_sequence_length"] = settings.pop(old)
-    if "warmup_fraction" in settings:
-        fraction = settings.pop("warmup_fraction")
-        if fraction != 0.1:
-            raise ValueError(
-                f"this run's warmup_fraction {fraction} is not 0.1; set "
-                "warmup_steps instead and train it again")
+    if settings.get("warmup_fraction") == 0.1:
+        del settings["warmup_fraction"]
         settings.setdefault("warmup_steps", None)
     return settings
+
 
 def check_run_folder(run_dir, settings, overwrite=False):
     """Checks `run_dir` against `settings` without writing; returns what
