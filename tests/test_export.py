@@ -60,12 +60,17 @@ LOADER = textwrap.dedent("""
             "signatures": sorted(loaded.signatures),
             "greedy": call(generate, %(prompts)r),
             "empty_and_bad_bytes": call(generate, ["", b"The \\xff\\xfe"]),
+            # What the README promises each odd input equals.
+            "newline_and_replacement": call(
+                generate, ["\\n", "The \\ufffd\\ufffd"]),
             "zero_tokens": call(generate, ["The"], max_new_tokens=0),
             "too_many_tokens": call(generate, ["The"], max_new_tokens=10**6),
             "negative_temperature": call(generate, %(prompts)r,
                                          temperature=-1.0),
             "odd_limits": call(generate, ["The"], temperature=1.0, top_k=-3,
-                               top_p=5.0),
+                               top_p=5.0, seed=7),
+            "limits_off": call(generate, ["The"], temperature=1.0, top_k=0,
+                               top_p=1.0, seed=7),
             "zero_top_p": call(generate, %(prompts)r, temperature=1.0,
                                top_p=0.0),
             "seeded": [call(generate, ["The"] * 3, temperature=1.0, seed=5)
@@ -165,13 +170,19 @@ def test_score_is_the_models_log_likelihood(exports):
 
 
 def test_serving_clamps_odd_inputs(exports):
+    # Each rule of the README, by content.
     _, exported, results = exports
     for path, _, _ in exported.values():
         result = results[path]
-        assert len(result["empty_and_bad_bytes"]) == 2
+        # An empty prompt starts from a newline; invalid UTF-8 becomes
+        # U+FFFD (greedy, so the same input gives the same text).
+        assert result["empty_and_bad_bytes"] == result[
+            "newline_and_replacement"], path
         assert result["zero_tokens"] == [""]
         assert 0 < len(result["too_many_tokens"][0])
-        assert len(result["odd_limits"]) == 1
+        # top_k <= 0 and top_p >= 1 turn those limits off: the same text
+        # as with them off, from the same seed.
+        assert result["odd_limits"] == result["limits_off"], path
         assert result["zero_top_p"] == result["greedy"]  # only the top token
         first, second = result["seeded"]
         assert first == second

@@ -85,11 +85,12 @@ def assert_matches_keras_hub(folder, vocabulary_size):
     """keras-hub's BertBackbone uses the tanh GELU for every checkpoint;
     with the same activation tfzoo matches it to 1e-4. With the exact GELU
     of the checkpoint's config (`hidden_act="gelu"`, tfzoo's default) the
-    two stay within a few thousandths."""
+    two differ by up to 0.004, as the README says (measured: 0.0037 on
+    MiniLM's sequence output, 0.0012 on the random checkpoint)."""
     inputs = encoder_inputs(vocabulary_size)
     reference = keras_hub.models.BertBackbone.from_preset(folder)(inputs)
     real = inputs["padding_mask"].astype(bool)
-    for activation, tolerance in ((gelu_approximate, 1e-4), ("gelu", 2e-2)):
+    for activation, tolerance in ((gelu_approximate, 1e-4), ("gelu", 4e-3)):
         ours = from_hf_checkpoint(folder, activation=activation)(inputs)
         np.testing.assert_allclose(
             np.asarray(ours["sequence_output"])[real],
@@ -183,11 +184,29 @@ def test_keras_round_trip(tmp_path, head):
 
 
 def test_masked_lm_head_is_tied_to_the_token_embedding():
+    import tensorflow as tf
+
     encoder = small_encoder()
     model = BertMaskedLM(encoder)
-    embedding_count = sum(
-        1 for w in model.weights if w is encoder.token_embedding.embeddings)
-    assert embedding_count == 1
+    embeddings = encoder.token_embedding.embeddings
+    # The head holds the encoder's embedding layer itself, not a copy.
+    assert model.mlm_head.token_embedding is encoder.token_embedding
     inputs = encoder_inputs(50, batch=2, length=8)
     inputs["mask_positions"] = np.array([[1, 3], [2, 5]], "int32")
     assert model(inputs).shape == (2, 2, 50)
+    # The head's output depends on the very embedding variable: its
+    # gradient reaches it through the head alone (the encoder's output is
+    # a constant here), and one SGD step on the head's loss moves it.
+    sequence = keras.ops.convert_to_tensor(
+        np.random.default_rng(0).normal(size=(2, 8, 16)).astype("float32"))
+    with tf.GradientTape() as tape:
+        logits = model.mlm_head(sequence,
+                                mask_positions=inputs["mask_positions"])
+        loss = keras.ops.mean(keras.losses.sparse_categorical_crossentropy(
+            np.array([[4, 7], [9, 11]]), logits, from_logits=True))
+    gradient = tape.gradient(loss, embeddings.value)
+    assert gradient is not None
+    assert float(keras.ops.max(keras.ops.abs(gradient))) > 0
+    before = keras.ops.convert_to_numpy(embeddings)
+    keras.optimizers.SGD(1.0).apply([gradient], [embeddings])
+    assert not np.allclose(keras.ops.convert_to_numpy(embeddings), before)

@@ -9,13 +9,21 @@ from nbclient import NotebookClient
 
 NOTEBOOKS = sorted(glob.glob(os.path.join(
     os.path.dirname(__file__), "..", "..", "notebooks", "*.ipynb")))
+# Run on purpose (pytest -m slow): each has a fast representative in the
+# default run (the BERT classifier in tests/training/test_classifier.py,
+# attention weights in tests/layers and tests/models).
+SLOW = {"03_bert_classifier.ipynb", "05_attention.ipynb"}
 
 
 def test_there_are_notebooks():
     assert NOTEBOOKS
+    assert SLOW <= {os.path.basename(path) for path in NOTEBOOKS}
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+@pytest.mark.parametrize("path", [
+    pytest.param(path, marks=[pytest.mark.slow]
+                 if os.path.basename(path) in SLOW else [])
+    for path in NOTEBOOKS], ids=os.path.basename)
 def test_notebook_runs(path, shared_data_dir, monkeypatch):
     monkeypatch.setenv("CI", "true")
     monkeypatch.setenv("TFZOO_DATA_DIR", shared_data_dir)

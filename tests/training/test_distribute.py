@@ -18,8 +18,23 @@ def test_default_strategy_is_one_replica_and_the_chief():
     assert is_chief(strategy)
 
 
+def without_accelerators(monkeypatch):
+    """Makes this machine look like one without GPUs or TPUs, so that the
+    test holds on any machine."""
+    import tensorflow as tf
+
+    from tfzoo.training import distribute
+
+    real = tf.config.list_physical_devices
+    monkeypatch.setattr(
+        tf.config, "list_physical_devices",
+        lambda kind=None: [] if kind == "GPU" else real(kind))
+    monkeypatch.setattr(distribute, "_on_tpu_machine", lambda: False)
+
+
 def test_auto_without_tpu_or_gpus_is_the_default_strategy(monkeypatch):
     monkeypatch.delenv("TPU_NAME", raising=False)
+    without_accelerators(monkeypatch)
     assert type(make_strategy("auto")).__name__ == (
         "_DefaultDistributionStrategy")
 
@@ -82,7 +97,8 @@ def test_unknown_strategy_and_misplaced_tpu():
         make_strategy("mirrored", tpu="grpc://1.2.3.4:8470")
 
 
-def test_precision_this_machine_lacks_is_refused():
+def test_precision_this_machine_lacks_is_refused(monkeypatch):
+    without_accelerators(monkeypatch)
     check_precision("float32")
     with pytest.raises(ValueError, match="mixed_float16 needs a GPU"):
         check_precision("mixed_float16")
@@ -126,9 +142,8 @@ def test_mixed_bfloat16_computes_in_bfloat16_with_float32_logits(
 
     try:
         check_precision("mixed_bfloat16")
-    except ValueError as error:  # a CPU without bfloat16 instructions
-        assert "AVX512_BF16" in str(error)
-        return
+    except ValueError as error:  # e.g. a CPU without bfloat16 instructions
+        pytest.skip(f"this machine does not compute in bfloat16: {error}")
     settings = make_settings("gpt", "gpt-tiny", data=text_file, steps=6,
                              steps_per_epoch=3, precision="mixed_bfloat16")
     model, _, _ = train(settings, str(tmp_path / "run"), sample_every=0,
