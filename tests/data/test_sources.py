@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from tfzoo.data import load_text_splits
+from tfzoo.data import load_text_splits, split_text
 
 
 def test_file_split_is_first_90_percent_then_last_10(text_file, small_text):
@@ -34,6 +34,18 @@ def test_relative_path_found_in_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("TFZOO_DATA_DIR", str(tmp_path))
     train, _ = load_text_splits("corpus.txt")
     assert train.startswith("some words")
+    # The data_dir argument alone does it too (a mutant that dropped it
+    # survived while the variable was set).
+    monkeypatch.delenv("TFZOO_DATA_DIR")
+    train, _ = load_text_splits("corpus.txt", str(tmp_path))
+    assert train.startswith("some words")
+
+
+@pytest.mark.parametrize("fraction", [0, 1, 1.5, -0.1])
+def test_validation_fraction_must_be_strictly_between_0_and_1(fraction):
+    with pytest.raises(ValueError, match="^validation_fraction must be "
+                       "between 0 and 1$"):
+        split_text("some text", fraction)
 
 
 @pytest.mark.parametrize(
@@ -63,3 +75,9 @@ def test_tiny_shakespeare_file_and_tfds(shared_data_dir):
     train, validation = load_text_splits("tiny_shakespeare", shared_data_dir)
     assert (len(train), len(validation)) == (1003854, 55770)
     assert train.startswith("First Citizen:")
+    # Validation is TFDS's "validation" split (the 5% after training),
+    # not its "test" split (the last 5%, of the same length).
+    with open(os.path.join(shared_data_dir, "tiny_shakespeare", "input.txt"),
+              encoding="utf-8") as f:
+        text = f.read()
+    assert validation == text[1003854:1003854 + 55770]

@@ -13,3 +13,4 @@ def test_encode_takes_such_text():
     tokenizer = CharTokenizer.from_text("The king")
     ids = encode(tokenizer, "The \udcff king")
     assert len(ids) == len("The \ufffd king") and ids[4] == 0  # OOV id
+    assert ids.dtype == "int32"  # as documented, whatever numpy's default

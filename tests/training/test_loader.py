@@ -11,27 +11,9 @@ from tfzoo.cli import main
 from tfzoo.models import build_model
 from tfzoo.text import CharTokenizer
 from tfzoo.training.loader import load_run
-from tfzoo.training.run_folder import upgrade_settings
 
 QUICK = ["--max-sequence-length", "32", "--batch-size", "8",
          "--sample-every", "0", "--no-xla"]
-
-
-def test_settings_of_old_runs_are_read_in_todays_names():
-    assert upgrade_settings({"model": "gpt", "context_length": 64}) == {
-        "task": "language_model", "model": "gpt", "max_sequence_length": 64}
-    assert upgrade_settings({"task": "classification", "max_length": 128,
-                             "warmup_fraction": 0.1}) == {
-        "task": "classification", "max_sequence_length": 128,
-        "warmup_steps": None}
-    # Another fraction (only the Python API could set one) still loads,
-    # but the run cannot resume with today's warmup_steps.
-    from tfzoo.training.lifecycle import compile_for_training
-
-    odd = upgrade_settings({"task": "masked_lm", "warmup_fraction": 0.2})
-    assert odd == {"task": "masked_lm", "warmup_fraction": 0.2}
-    with pytest.raises(ValueError, match="warmup_fraction 0.2"):
-        compile_for_training(None, odd, total_steps=10, metrics=[])
 
 
 def test_unfinished_and_non_runs_are_refused(tmp_path):
