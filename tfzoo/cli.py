@@ -108,6 +108,10 @@ def _train_parser(subparsers):
     classifier.add_argument("--pair-column",
                             help="column of the second text of a pair")
     classifier.add_argument(
+        "--skip-bad-rows", action="store_true",
+        help="skip (and count) rows with more or fewer fields than the "
+        "header instead of refusing the file")
+    classifier.add_argument(
         "--labels", help="comma-separated class names, in label-id order "
         "(default: the training labels, sorted)")
     parser.add_argument("--tokenizer", choices=TOKENIZERS, default="char",
@@ -482,6 +486,7 @@ def _train_classifier(args):
         text_column=args.text_column,
         label_column=args.label_column,
         pair_column=args.pair_column,
+        skip_bad_rows=args.skip_bad_rows,
         labels=args.labels.split(",") if args.labels else None,
         steps_per_epoch=args.steps_per_epoch,
         seed=args.seed,

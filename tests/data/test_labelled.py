@@ -1,5 +1,7 @@
 """Labelled TSV/CSV files and the bucketed classification pipeline."""
 
+import csv
+
 import numpy as np
 import pytest
 
@@ -45,8 +47,8 @@ def test_data_dir_is_searched(tmp_path, monkeypatch):
         ("", "is empty"),
         ("sentence\tlabel\n", "has a header but no examples"),
         ("text\tlabel\nx\t1\n", "has no column sentence"),
-        ("sentence\tlabel\nfine\t1\nbroken\n", "line 3: the 'label' field "
-         "is missing"),
+        ("sentence\tlabel\nfine\t1\nbroken\n", "bad.tsv, line 3: 1 field "
+         "where the header has 2"),
         ("sentence\tlabel\n\t1\n", "line 2: the 'sentence' field is missing"),
     ],
 )
@@ -110,3 +112,79 @@ def test_tfds_names_read_their_features(monkeypatch):
     assert calls == [("glue/sst2", "validation")]
     assert data.texts == ["a fine film", "dull"]
     assert data.labels == ["1", "0"]
+
+
+# Files as Python's csv module and spreadsheets write them.
+
+def test_quoted_fields_hold_separators_newlines_and_quotes(tmp_path):
+    rows = [["sentence", "label"],
+            ["a tab\there, a comma", "pos"],
+            ["two\nlines and \"quotes\"", "neg"],
+            ["plain", "pos"]]
+    for name, delimiter in (("quoted.tsv", "\t"), ("quoted.csv", ",")):
+        path = tmp_path / name
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f, delimiter=delimiter).writerows(rows)
+        data = read_labelled(str(path))
+        assert data.texts == [row[0] for row in rows[1:]], name
+        assert data.labels == ["pos", "neg", "pos"], name
+
+
+@pytest.mark.parametrize("row, fields", [
+    ("pos-ish text\twith a\ttab\tpos", 4),  # the label would have been lost
+    ("no label at all", 1),
+])
+def test_a_ragged_row_names_file_line_and_counts(tmp_path, row, fields):
+    path = write(tmp_path, "ragged.tsv",
+                 f"sentence\tlabel\nfine\tpos\n{row}\nalso fine\tneg\n")
+    with pytest.raises(ValueError, match=(
+            rf"ragged.tsv, line 3: {fields} fields? where the header has 2")):
+        read_labelled(path)
+
+
+def test_line_numbers_count_the_lines_of_quoted_newlines(tmp_path):
+    path = write(tmp_path, "multi.csv",
+                 'sentence,label\n"one\ntwo\nthree",pos\nbroken\n')
+    with pytest.raises(ValueError, match="multi.csv, line 5: 1 field "):
+        read_labelled(path)
+
+
+def test_skip_bad_rows_skips_and_counts_in_one_line(tmp_path, capsys):
+    path = write(tmp_path, "ragged.tsv",
+                 "sentence\tlabel\nfine\tpos\nbad\tx\ty\nworse\n"
+                 "good\tneg\n")
+    data = read_labelled(path, skip_bad_rows=True)
+    assert data.texts == ["fine", "good"] and data.labels == ["pos", "neg"]
+    error = capsys.readouterr().err.strip()
+    assert error.endswith("ragged.tsv: skipped 2 of 4 rows with other than "
+                          "2 fields")
+    assert len(error.splitlines()) == 1
+    only_bad = write(tmp_path, "bad.tsv", "sentence\tlabel\nx\ty\tz\n")
+    with pytest.raises(ValueError, match="no examples with 2 fields"):
+        read_labelled(only_bad, skip_bad_rows=True)
+
+
+def test_byte_order_mark_and_windows_line_ends(tmp_path):
+    # Excel's "CSV UTF-8": a byte-order mark, CRLF line ends.
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbfsentence,label\r\ngreat,1\r\n"
+                     b"\"two\r\nlines\",0\r\n")
+    data = read_labelled(str(path))
+    assert data.texts == ["great", "two\nlines"] and data.labels == ["1", "0"]
+
+
+def test_utf16_is_named(tmp_path):
+    # Excel's "Unicode text".
+    path = tmp_path / "unicode.txt"
+    path.write_bytes("sentence\tlabel\nok\t1\n".encode("utf-16"))
+    with pytest.raises(ValueError, match="unicode.txt is UTF-16 text"):
+        read_labelled(str(path))
+
+
+def test_labels_are_read_without_surrounding_spaces(tmp_path):
+    path = write(tmp_path, "spaces.tsv",
+                 "sentence\tlabel\na\t1 \nb\t 1\nc\t0\n")
+    data = read_labelled(path)
+    assert data.labels == ["1", "1", "0"]
+    assert label_names(data) == ["0", "1"]
+

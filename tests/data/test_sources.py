@@ -81,3 +81,15 @@ def test_tiny_shakespeare_file_and_tfds(shared_data_dir):
               encoding="utf-8") as f:
         text = f.read()
     assert validation == text[1003854:1003854 + 55770]
+
+
+def test_text_as_tools_save_it(tmp_path):
+    # A byte-order mark is dropped, CRLF is a newline; UTF-16 is named.
+    path = tmp_path / "notepad.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + b"To be,\r\nor not to be.\r\n" * 10)
+    train, validation = load_text_splits(str(path), validation_fraction=0.5)
+    assert train + validation == "To be,\nor not to be.\n" * 10
+    path.write_bytes("To be.\n".encode("utf-16") * 10)
+    with pytest.raises(ValueError, match="notepad.txt is UTF-16 text"):
+        load_text_splits(str(path))
+

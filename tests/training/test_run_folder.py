@@ -62,7 +62,7 @@ def test_settings_of_old_runs_are_read_in_todays_names():
     assert upgrade_settings({"task": "classification", "max_length": 128,
                              "warmup_fraction": 0.1}) == {
         "task": "classification", "max_sequence_length": 128,
-        "warmup_steps": None}
+        "skip_bad_rows": False, "warmup_steps": None}
     # Another fraction (only the Python API could set one) still loads,
     # but the run cannot resume with today's warmup_steps.
     from tfzoo.training.lifecycle import compile_for_training

@@ -2,9 +2,15 @@
 
 A file has a header row naming its columns; GLUE SST-2's layout
 (`sentence<TAB>label`) works with the defaults. `.csv` files are read as
-comma-separated with `"` quoting; anything else as tab-separated without
-quoting (as GLUE writes them).
+comma-separated, anything else as tab-separated, both in the dialect that
+Python's `csv` module and spreadsheets write: a field in `"` quotes may
+hold the separator, newlines and doubled `""` quotes. A row with more or
+fewer fields than the header is an error (or, with `skip_bad_rows`,
+skipped and counted). Labels are read without surrounding whitespace, so
+`"1 "` and `"1"` are one class.
 """
+
+import sys
 
 import csv
 import io
@@ -29,7 +35,8 @@ class LabelledText:
 
 
 def read_labelled(source, data_dir=None, text_column="sentence",
-                  label_column="label", pair_column=None, split="train"):
+                  label_column="label", pair_column=None, split="train",
+                  skip_bad_rows=False):
     """Reads a TSV/CSV file, or a TFDS dataset such as `glue/sst2`.
 
     Args:
@@ -39,13 +46,17 @@ def read_labelled(source, data_dir=None, text_column="sentence",
         text_column, label_column: column (or TFDS feature) names.
         pair_column: column of the second text of a pair, or None.
         split: the TFDS split to read.
+        skip_bad_rows: bool; skip rows with more or fewer fields than the
+            header (their count is printed on stderr) instead of refusing
+            the file.
 
     Returns:
         A `LabelledText`.
 
     Raises:
-        ValueError: a missing file or column, an empty file, or a row with
-            missing fields (named by its line number).
+        ValueError: a missing file or column, an empty file, a row with
+            more or fewer fields than the header or with an empty field
+            (named by its line number), a file with no valid row.
     """
     path = resolve_path(source, data_dir)
     if path is None:
@@ -55,31 +66,55 @@ def read_labelled(source, data_dir=None, text_column="sentence",
         raise ValueError(f"{source}: no such file")
     if os.path.isdir(path):
         raise ValueError(f"{path} is a folder; give a TSV or CSV file")
-    if path.lower().endswith(".csv"):
-        dialect = {"delimiter": ",", "quoting": csv.QUOTE_MINIMAL}
-    else:
-        dialect = {"delimiter": "\t", "quoting": csv.QUOTE_NONE}
-    text = read_text_file(path)
-    rows = list(csv.reader(io.StringIO(text, newline=""), **dialect))
-    if not rows or not any(rows):
+    dialect = "excel" if path.lower().endswith(".csv") else "excel-tab"
+    reader = csv.reader(io.StringIO(read_text_file(path), newline=""),
+                        dialect)
+    try:
+        header = next(reader, None)
+        numbered = []  # (line number where the row starts, row)
+        last_line = reader.line_num
+        for row in reader:
+            numbered.append((last_line + 1, row))
+            last_line = reader.line_num
+    except csv.Error as error:  # e.g. a quote left open to the end
+        raise ValueError(f"{path}, line {reader.line_num}: {error}") from None
+    if not header or not any(header):
         raise ValueError(f"{path} is empty")
-    header, rows = rows[0], rows[1:]
     wanted = [c for c in (text_column, label_column, pair_column) if c]
     absent = [c for c in wanted if c not in header]
     if absent:
         raise ValueError(f"{path} has no column {', '.join(absent)} (its "
                          f"header: {', '.join(header)})")
+    rows, skipped = [], 0
+    for number, row in numbered:
+        if not row:  # a blank line
+            continue
+        if len(row) != len(header):
+            if skip_bad_rows:
+                skipped += 1
+                continue
+            raise ValueError(
+                f"{path}, line {number}: {len(row)} "
+                f"field{'' if len(row) == 1 else 's'} where the header has "
+                f"{len(header)} (a separator inside an unquoted text?); "
+                "quote such texts, or pass --skip-bad-rows")
+        rows.append((number, row))
+    if skipped:
+        print(f"{path}: skipped {skipped:,} of {skipped + len(rows):,} rows "
+              f"with other than {len(header)} fields", file=sys.stderr)
     if not rows:
-        raise ValueError(f"{path} has a header but no examples")
+        raise ValueError(f"{path} has a header but no examples" + (
+            f" with {len(header)} fields" if skipped else ""))
     columns = {c: header.index(c) for c in wanted}
     values = {c: [] for c in wanted}
-    for number, row in enumerate(rows, start=2):
+    for number, row in rows:
         for column, index in columns.items():
-            if index >= len(row) or row[index] == "":
+            if row[index] == "":
                 raise ValueError(f"{path}, line {number}: the {column!r} "
                                  "field is missing")
             values[column].append(row[index])
-    return LabelledText(values[text_column], values[label_column],
+    labels = [label.strip() for label in values[label_column]]
+    return LabelledText(values[text_column], labels,
                         values[pair_column] if pair_column else None)
 
 

@@ -37,16 +37,35 @@ def resolve_path(source, directory=None):
     return None
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def read_text_file(path):
-    """Reads a UTF-8 file; raises `ValueError` naming the file otherwise."""
+    """Reads a UTF-8 text file as people's tools save it.
+
+    A leading byte-order mark (Excel's "CSV UTF-8", Notepad) is dropped,
+    and Windows line ends (CRLF) become `"\n"`.
+
+    Raises:
+        ValueError: the file is UTF-16 (Excel's "Unicode text") or not
+            UTF-8, named with the file.
+    """
     with open(path, "rb") as f:
         data = f.read()
+    if data.startswith(UTF16_BOMS):
+        raise ValueError(
+            f"{path} is UTF-16 text (as Excel's \"Unicode text\" saves it); "
+            "save it as UTF-8")
+    if data.startswith(UTF8_BOM):
+        data = data[len(UTF8_BOM):]
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ValueError(
             f"{path} is not UTF-8 text (invalid byte at offset {error.start})"
         ) from None
+    return text.replace("\r\n", "\n")
 
 
 def read_text_folder(path):

@@ -49,6 +49,7 @@ def make_classifier_settings(
     text_column="sentence",
     label_column="label",
     pair_column=None,
+    skip_bad_rows=False,
     labels=None,
     max_sequence_length=ENCODER_MAX_SEQUENCE_LENGTH,
     epochs=3,
@@ -92,6 +93,7 @@ def make_classifier_settings(
         "text_column": text_column,
         "label_column": label_column,
         "pair_column": pair_column,
+        "skip_bad_rows": skip_bad_rows,
         "labels": list(labels) if labels else None,
         "max_sequence_length": max_sequence_length,
         "epochs": epochs,
@@ -113,7 +115,8 @@ def read_split(settings, split, data_dir, source=None):
     read with the run's columns)."""
     return read_labelled(
         source or settings[split], data_dir, settings["text_column"],
-        settings["label_column"], settings["pair_column"], split=split)
+        settings["label_column"], settings["pair_column"], split=split,
+        skip_bad_rows=settings["skip_bad_rows"])
 
 
 def train_classifier(settings, run_dir, data_dir=None, overwrite=False,
