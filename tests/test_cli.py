@@ -165,6 +165,9 @@ def test_bad_input_gives_one_line_error(tmp_path, text_file, capsys,
     error = capsys.readouterr().err.strip()
     assert error.startswith("tfzoo: error: ") and message in error
     assert len(error.splitlines()) == 1
+    # Refused before the first write: no run folder is left behind, so the
+    # corrected command is not refused as "a different run".
+    assert not run.exists()
 
 
 def test_train_with_muon(tmp_path, text_file):

@@ -180,6 +180,9 @@ def test_bad_labels_and_files_are_one_line_errors(data, tmp_path, capsys):
     assert main(["train", "--model", "bert-classifier", "--train",
                  data["train"], "--out", str(tmp_path / "x")]) == 1
     assert "needs --train and --val" in one_line_error(capsys)
+    # A run refused for its data leaves nothing behind.
+    assert not any((tmp_path / name).exists()
+                   for name in ("run", "ints", "empty", "x"))
 
 
 def test_bad_checkpoints_are_one_line_errors(data, tmp_path, capsys):

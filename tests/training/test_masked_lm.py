@@ -117,3 +117,13 @@ def test_mlm_loss_falls_and_a_classifier_starts_from_it(tmp_path, capsys):
 
     assert main(["eval", "--run", mlm]) == 1
     assert "is an MLM run" in capsys.readouterr().err
+
+
+def test_a_refused_mlm_run_leaves_nothing_behind(tmp_path, capsys):
+    blank = tmp_path / "blank.txt"
+    blank.write_text("   \n" * 50 + "one line\n", encoding="utf-8")
+    out = tmp_path / "mlm"
+    assert main(["train", "--model", "bert-mlm", "--data", str(blank),
+                 "--out", str(out)]) == 1
+    assert "no non-empty lines" in capsys.readouterr().err
+    assert not out.exists()

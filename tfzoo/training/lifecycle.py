@@ -3,9 +3,11 @@
 Each trainer (`language_model`, `classifier`, `masked_lm`) builds its data
 and model, and leaves the rest to this module:
 
-1. `open_run`: start a new run folder, resume an unfinished one, or find a
-   finished one (`run_folder` holds the rules); in a cluster every worker
-   looks before the chief writes.
+1. `look_at_run` (nothing written; a finished run is loaded), then, once
+   the trainer has read and checked its data, `open_run`: start a new run
+   folder or resume an unfinished one (`run_folder` holds the rules); in a
+   cluster every worker looks before the chief writes. A run refused for
+   its data thus leaves nothing behind.
 2. `compile_for_training`: AdamW or Muon with warmup and cosine decay
    (`tfzoo.optimizers`), cross-entropy on logits, the task's metrics, and
    XLA by one rule (`uses_xla`).
@@ -24,9 +26,29 @@ from tfzoo.training.callbacks import (ModelGraph, RestoreOnly,
 from tfzoo.training.distribute import (distribute_data, is_chief, is_default,
                                        reporting_lost_workers,
                                        wait_for_each_other)
+from tfzoo.training.loader import load_run
 from tfzoo.training.run_folder import (MODEL_FILE, check_run_folder,
                                        run_path, save_model_atomically,
-                                       start_run_folder)
+                                       start_run_folder, upgrade_settings)
+
+
+def look_at_run(run_dir, settings, overwrite=False, strategy=None):
+    """What training `run_dir` with `settings` would do, writing nothing.
+
+    Returns:
+        `(state, finished)`: `state` as `run_folder.check_run_folder`
+        returns it; `finished` is the loaded, compiled `loader.Run` when
+        the run is complete (and announced), else `None`.
+
+    Raises:
+        ValueError: `run_dir` holds a different run or is not a run folder.
+    """
+    state = check_run_folder(run_dir, settings, overwrite)
+    if state != "complete":
+        return state, None
+    open_run(run_dir, settings, overwrite, strategy)  # announces it
+    return state, load_run(run_dir, compile=True,
+                           settings=upgrade_settings(settings))
 
 
 def open_run(run_dir, settings, overwrite=False, strategy=None):

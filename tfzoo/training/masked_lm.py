@@ -26,9 +26,7 @@ from tfzoo.text.bert_preprocessor import BertPreprocessor
 from tfzoo.text.saving import save_preprocessor
 from tfzoo.training.distribute import describe
 from tfzoo.training.lifecycle import (compile_for_training, fit_and_save,
-                                      open_run)
-from tfzoo.training.loader import load_run
-from tfzoo.training.run_folder import upgrade_settings
+                                      look_at_run, open_run)
 
 TASK = "masked_lm"
 MODELS = TASKS[TASK]
@@ -103,11 +101,12 @@ def train_masked_lm(settings, run_dir, data_dir=None, overwrite=False,
     """Pretrains (or resumes) the MLM run under `strategy` (default: the
     current one); returns `(model, preprocessor)`.
     """
-    strategy, chief, state = open_run(run_dir, settings, overwrite, strategy)
-    if state == "complete":
-        run = load_run(run_dir, compile=True,
-                       settings=upgrade_settings(settings))
-        return run.model, run.tokenizer
+    strategy = strategy or tf.distribute.get_strategy()
+    # Data, preprocessor and model are made before anything is written, so
+    # that a run refused for its data leaves no run folder behind.
+    _, finished = look_at_run(run_dir, settings, overwrite, strategy)
+    if finished:
+        return finished.model, finished.tokenizer
 
     keras.utils.set_random_seed(settings["seed"])
     train_text, validation_text = load_text_splits(
@@ -121,8 +120,6 @@ def train_masked_lm(settings, run_dir, data_dir=None, overwrite=False,
     preprocessor = BertPreprocessor.from_texts(
         train_lines, settings["vocabulary_size"],
         settings["max_sequence_length"])
-    if chief:
-        save_preprocessor(preprocessor, run_dir)
     batch_size = settings["batch_size"] * strategy.num_replicas_in_sync
     steps_per_epoch = settings["steps_per_epoch"] or math.ceil(
         len(train_lines) / batch_size)
@@ -136,6 +133,9 @@ def train_masked_lm(settings, run_dir, data_dir=None, overwrite=False,
             model, settings, steps_per_epoch * settings["epochs"],
             [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             strategy, weighted=True, min_ratio=0.0)
+    strategy, chief, state = open_run(run_dir, settings, overwrite, strategy)
+    if chief:
+        save_preprocessor(preprocessor, run_dir)
     print(f"bert-mlm: {model.count_params():,} parameters, WordPiece "
           f"vocabulary of {preprocessor.vocabulary_size():,}. Data: "
           f"{len(train_lines):,} training and {len(validation_lines):,} "
