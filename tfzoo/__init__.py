@@ -3,7 +3,7 @@
 Layers live in `tfzoo.layers`, models in `tfzoo.models`, tokenizers in
 `tfzoo.text`, input pipelines in `tfzoo.data`, the training loop in
 `tfzoo.training`, text generation in `tfzoo.generation` (also as
-`tfzoo.generate`), SavedModel export in `tfzoo.export`; `tfzoo.cli` is the
+`tfzoo.generate`; translation as `tfzoo.translate`), SavedModel export in `tfzoo.export`; `tfzoo.cli` is the
 `tfzoo` command.
 """
 
@@ -11,10 +11,14 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # `tfzoo.generate` without importing TensorFlow on `import tfzoo`, so
+    # `tfzoo.generate` and `tfzoo.translate` without importing TensorFlow on `import tfzoo`, so
     # that `tfzoo --help` stays quick.
     if name == "generate":
         from tfzoo.generation import generate
 
         return generate
+    if name == "translate":
+        from tfzoo.generation.translate import translate
+
+        return translate
     raise AttributeError(f"module 'tfzoo' has no attribute {name!r}")

@@ -6,11 +6,13 @@ modules that implement each choice import their names from here and refuse
 any other:
 
 - `TASKS`: the kinds of run and the models each trains
-  (`tfzoo.training.language_model`, `.classifier`, `.masked_lm`).
+  (`tfzoo.training.language_model`, `.classifier`, `.masked_lm`,
+  `.translation`).
 - `TOKENIZERS`: language-model tokenizers (`tfzoo.text.kinds`).
 - `OPTIMIZERS`: language-model optimizers (`tfzoo.optimizers`).
 - `STRATEGIES`, `PRECISIONS`: where and in what float type training runs
   (`tfzoo.training.distribute`).
+- `QUOTING`: how TSV/CSV files read quotes (`tfzoo.data.table`).
 
 Presets, the named model sizes, are in `tfzoo.presets`.
 """
@@ -21,6 +23,7 @@ TASKS = {
     "classification": ("bert-classifier", "transformer-classifier",
                        "lstm-classifier"),
     "masked_lm": ("bert-mlm",),
+    "translation": ("seq2seq", "lstm-seq2seq"),
 }
 MODELS = tuple(model for models in TASKS.values() for model in models)
 
@@ -28,6 +31,7 @@ TOKENIZERS = ("char", "subword")
 OPTIMIZERS = ("adamw", "muon")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+QUOTING = ("auto", "csv", "none")
 
 
 def task_of(model):

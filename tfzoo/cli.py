@@ -5,6 +5,9 @@
     tfzoo eval --run runs/tiny
     tfzoo generate --run runs/tiny "ROMEO:" "JULIET:"
     tfzoo export --run runs/tiny --name shakespeare
+    tfzoo train --model seq2seq --train translation_en_de/train.tsv \\
+        --val translation_en_de/dev.tsv --out runs/en-de
+    tfzoo translate --run runs/en-de "File not found"
 
 Run `tfzoo COMMAND --help` for every option.
 """
@@ -15,8 +18,8 @@ import sys
 
 # Light modules only (no TensorFlow), so that --help and argument errors
 # answer at once; each command imports what it runs.
-from tfzoo.choices import (MODELS, OPTIMIZERS, PRECISIONS, STRATEGIES,
-                           TASKS, TOKENIZERS, task_of)
+from tfzoo.choices import (MODELS, OPTIMIZERS, PRECISIONS, QUOTING,
+                           STRATEGIES, TASKS, TOKENIZERS, task_of)
 from tfzoo.presets import (DEFAULT_PRESETS, ENCODER_MAX_SEQUENCE_LENGTH,
                            PRESETS)
 
@@ -68,21 +71,24 @@ def _train_parser(subparsers):
     parser = _subcommand(
         subparsers,
         "train",
-        help="train a language model or a text classifier",
-        description="Train a GPT or LSTM language model (--data) or a text "
-        "classifier (--train, --val) with model.fit. Rerunning the same "
-        "command resumes an interrupted run.",
+        help="train a language model, a text classifier or a translation "
+        "model",
+        description="Train a GPT or LSTM language model (--data), a text "
+        "classifier or a translation model (--train, --val) with model.fit. "
+        "Rerunning the same command resumes an interrupted run.",
     )
     parser.add_argument("--model", choices=MODELS, default="gpt",
                         help="what to train: a language model (gpt, lstm), "
-                        "a classifier, or a BERT encoder by masked-LM "
-                        "pretraining (bert-mlm)")
+                        "a classifier, a BERT encoder by masked-LM "
+                        "pretraining (bert-mlm), or a translation model "
+                        "(seq2seq: the encoder-decoder Transformer; "
+                        "lstm-seq2seq: LSTMs with attention)")
     defaults = ", ".join(f"{preset} for {model}"
                          for model, preset in DEFAULT_PRESETS.items())
     parser.add_argument(
         "--preset",
-        help=f"language model size: {', '.join(PRESETS)} (default: "
-        f"{defaults})",
+        help=f"language and translation model size: {', '.join(PRESETS)} "
+        f"(default: {defaults})",
     )
     parser.add_argument(
         "--data",
@@ -96,8 +102,10 @@ def _train_parser(subparsers):
         "lstm-classifier read labelled TSV/CSV files (or TFDS, e.g. "
         "glue/sst2); texts longer than --max-sequence-length tokens are "
         "truncated")
-    classifier.add_argument("--train", help="labelled training examples")
-    classifier.add_argument("--val", help="labelled validation examples")
+    classifier.add_argument("--train", help="labelled training examples "
+                            "(translation: sentence pairs)")
+    classifier.add_argument("--val", help="labelled validation examples "
+                            "(translation: sentence pairs)")
     classifier.add_argument(
         "--init", help="bert-classifier: start from a Hugging Face BERT "
         "checkpoint folder or a tfzoo classifier run (default: from scratch)")
@@ -112,8 +120,26 @@ def _train_parser(subparsers):
         help="skip (and count) rows with more or fewer fields than the "
         "header instead of refusing the file")
     classifier.add_argument(
+        "--quoting", choices=QUOTING, default="auto",
+        help="csv: quoted fields as spreadsheets write them; none: quotes "
+        "are literal text; auto: csv, or none when only that reads every "
+        "row")
+    classifier.add_argument(
         "--labels", help="comma-separated class names, in label-id order "
         "(default: the training labels, sorted)")
+    translation = parser.add_argument_group(
+        "translation", "seq2seq and lstm-seq2seq read sentence pairs from "
+        "TSV/CSV files (--train, --val; or a TFDS name such as "
+        "ted_hrlr_translate/pt_to_en) and train one SentencePiece "
+        "vocabulary on both sides; pairs longer than "
+        "--max-sequence-length tokens are truncated")
+    translation.add_argument("--source-column", default="en",
+                             help="column of the source sentence")
+    translation.add_argument("--target-column", default="de",
+                             help="column of the target sentence")
+    translation.add_argument("--label-smoothing", type=float, default=0.1,
+                             help="share of the target probability spread "
+                             "over the vocabulary")
     parser.add_argument("--tokenizer", choices=TOKENIZERS, default="char",
                         help="language models: one id per character, or "
                         "SentencePiece subwords trained on the text")
@@ -208,6 +234,12 @@ def _eval_parser(subparsers):
                         help="language models: which part of the data")
     parser.add_argument("--batch-size", type=_positive_int,
                         help="default: the run's (64 for classifiers)")
+    parser.add_argument("--beam-width", type=_positive_int, default=4,
+                        help="translation: the beam search scored beside "
+                        "greedy decoding (1: greedy only)")
+    parser.add_argument("--limit", type=_positive_int,
+                        help="translation: score the first N pairs only "
+                        "(default: all)")
     parser.set_defaults(command=_eval)
 
 
@@ -243,6 +275,63 @@ def _generate_parser(subparsers):
     parser.set_defaults(command=_generate)
 
 
+def _translate_parser(subparsers):
+    parser = _subcommand(
+        subparsers,
+        "translate",
+        help="translate sentences with a trained translation run",
+        description="Translate each sentence with the run's model (one "
+        "batch, cached decoder, compiled loop): beam search by default, "
+        "greedy with --beam-width 1, sampling with --beam-width 1 and "
+        "--temperature above 0. A sentence longer than the model's max "
+        "sequence length keeps its first tokens.",
+    )
+    parser.add_argument("--run", required=True, help="the run folder")
+    parser.add_argument("sources", nargs="+", metavar="SENTENCE",
+                        help="text to translate (quote it)")
+    parser.add_argument("--beam-width", type=_positive_int, default=4,
+                        help="hypotheses kept by beam search (1: greedy)")
+    parser.add_argument("--length-penalty", type=float, default=0.6,
+                        help="beam search's alpha (Wu et al., 2016): "
+                        "higher favours longer translations")
+    parser.add_argument("--max-new-tokens", type=_positive_int,
+                        help="longest translation in tokens (default: the "
+                        "max sequence length)")
+    parser.add_argument("--temperature", type=float, default=0.0,
+                        help="above 0: sample (with --beam-width 1)")
+    parser.add_argument("--top-k", type=int, default=0,
+                        help="sample among the k most likely tokens (0: all)")
+    parser.add_argument("--top-p", type=float, default=1.0,
+                        help="sample within the nucleus of this mass, (0, 1]")
+    parser.add_argument("--seed", type=int, help="sampling seed (default: "
+                        "random)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="re-run the whole model at every step (slow; "
+                        "for comparison)")
+    parser.add_argument("--no-xla", action="store_true",
+                        help="do not compile the decoding loop with XLA")
+    parser.set_defaults(command=_translate)
+
+
+def _translate(args):
+    from tfzoo.generation.translate import translate
+    from tfzoo.text.encoding import valid_text
+
+    if args.beam_width > 1 and args.temperature > 0:
+        raise ValueError("--temperature above 0 samples; it needs "
+                         "--beam-width 1")
+    run = _load_run(args.run, "translation")
+    sources = [valid_text(s) for s in args.sources]
+    translations = translate(
+        run.model, run.tokenizer, sources, beam_width=args.beam_width,
+        max_new_tokens=args.max_new_tokens,
+        length_penalty=args.length_penalty, temperature=args.temperature,
+        top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+        use_cache=not args.no_cache, jit_compile=not args.no_xla)
+    for translation in translations:
+        print(translation)
+
+
 def _export_parser(subparsers):
     parser = _subcommand(
         subparsers,
@@ -253,7 +342,8 @@ def _export_parser(subparsers):
         "are never touched. Language models: serving_default (prompt -> "
         "text) and score (text -> log_likelihood, token_count). "
         "Classifiers: serving_default (text, optional text_pair -> "
-        "probabilities, label_id, label).",
+        "probabilities, label_id, label). Translation: serving_default "
+        "(source, optional beam_width and max_new_tokens -> translation).",
     )
     parser.add_argument("--run", required=True, help="the run folder")
     parser.add_argument("--name", required=True,
@@ -413,6 +503,8 @@ def _train(args):
         return _train_classifier(args)
     if task == "masked_lm":
         return _train_masked_lm(args)
+    if task == "translation":
+        return _train_translation(args)
     if not args.data:
         raise ValueError(f"--model {args.model} needs --data")
     strategy = _start_strategy(args)
@@ -528,6 +620,39 @@ def _train_masked_lm(args):
           f"fine-tune it with --model bert-classifier --init {args.out}")
 
 
+def _train_translation(args):
+    from tfzoo.training.translation import (make_translation_settings,
+                                            train_translation)
+
+    if not (args.train and args.val):
+        raise ValueError(f"--model {args.model} needs --train and --val")
+    if args.global_batch_size:
+        raise ValueError("translation models take --batch-size (per "
+                         "replica), not --global-batch-size")
+    strategy = _start_strategy(args)
+    options = {
+        "weight_decay": args.weight_decay,
+        "dropout": args.dropout,
+    }
+    settings = make_translation_settings(
+        args.model, args.train, args.val, preset=args.preset,
+        source_column=args.source_column, target_column=args.target_column,
+        skip_bad_rows=args.skip_bad_rows, quoting=args.quoting,
+        vocabulary_size=args.vocab_size,
+        max_sequence_length=args.max_sequence_length, epochs=args.epochs,
+        steps=args.steps, steps_per_epoch=args.steps_per_epoch,
+        batch_size=args.batch_size, learning_rate=args.learning_rate,
+        warmup_steps=args.warmup_steps, clip_norm=args.clip_norm,
+        label_smoothing=args.label_smoothing, seed=args.seed,
+        jit_compile=not args.no_xla, precision=args.precision,
+        **{k: v for k, v in options.items() if v is not None})
+    train_translation(settings, args.out, data_dir=args.data_dir,
+                      overwrite=args.overwrite,
+                      sample_every=args.sample_every, strategy=strategy)
+    print(f"\nModel saved to {os.path.join(args.out, 'model.keras')}; "
+          f"translate with: tfzoo translate --run {args.out} \"TEXT\"")
+
+
 def _plot_parser(subparsers):
     parser = _subcommand(
         subparsers,
@@ -595,6 +720,32 @@ def _eval_classifier(run, args):
         print(f"{name:<{width}}" + "".join(f"{v:>10}" for v in row))
 
 
+def _eval_translation(run, args):
+    from tfzoo.training import translation
+
+    metrics = translation.evaluate(run, data=args.data,
+                                   data_dir=args.data_dir,
+                                   batch_size=args.batch_size or 64,
+                                   beam_width=args.beam_width,
+                                   limit=args.limit)
+    print(f"loss {metrics['loss']:.4f} nats/token, perplexity "
+          f"{metrics['perplexity']:.3f} ({metrics['tokens']:,} target "
+          f"tokens, {metrics['pairs']:,} pairs)")
+    for name in ("greedy", "beam"):
+        if name not in metrics:
+            continue
+        scores = metrics[name]
+        label = ("greedy" if name == "greedy"
+                 else f"beam {scores['beam_width']}")
+        print(f"{label}: BLEU {scores['bleu']:.2f}, chrF "
+              f"{scores['chrf']:.2f}, placeholders kept in "
+              f"{scores['placeholders_kept']:.1%} of "
+              f"{scores['placeholder_sentences']:,} sentences")
+    first = metrics["greedy"]
+    print(f"sacrebleu BLEU: {first['bleu_signature']}")
+    print(f"sacrebleu chrF: {first['chrf_signature']}")
+
+
 def _eval(args):
     from tfzoo.training.loader import load_run
     from tfzoo.training.run_folder import read_settings
@@ -606,6 +757,8 @@ def _eval(args):
     run = load_run(args.run, settings=settings)
     if run.task == "classification":
         return _eval_classifier(run, args)
+    if run.task == "translation":
+        return _eval_translation(run, args)
     from tfzoo.training import language_model
 
     metrics = language_model.evaluate(
@@ -625,13 +778,15 @@ def _eval(args):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
-        description="tfzoo: Keras 3 language models (GPT, LSTM): train with "
-        "model.fit, evaluate, generate, export for TF Serving.",
+        description="tfzoo: Keras 3 language models (GPT, LSTM, BERT, "
+        "encoder-decoder translation): train with model.fit, evaluate, "
+        "generate, translate, export for TF Serving.",
     )
     subparsers = parser.add_subparsers(title="commands", required=True)
     _train_parser(subparsers)
     _eval_parser(subparsers)
     _generate_parser(subparsers)
+    _translate_parser(subparsers)
     _classify_parser(subparsers)
     _plot_parser(subparsers)
     _export_parser(subparsers)

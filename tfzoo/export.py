@@ -20,6 +20,7 @@ import tempfile
 import tensorflow as tf
 
 from tfzoo.generation.text_generator import TextGenerator
+from tfzoo.generation.translator import Translator
 from tfzoo.training.loader import load_run
 
 DEFAULT_BASE_DIR = "saved_models"
@@ -47,8 +48,12 @@ def export(run, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
            end_token_id=None, labels=None):
     """Writes a loaded run's model as `base_dir/name/<next version>/`.
 
-    A classifier run gets the signatures of `ClassifierServer`. A language
-    model's signatures (inputs and outputs batched along the first axis):
+    A classifier run gets the signatures of `ClassifierServer`; a
+    translation run `serving_default` of `Translator`: `source` (string)
+    and the optional scalars `beam_width` (int32, default 1: greedy,
+    clamped to [1, 8]) and `max_new_tokens` (int32, default the max
+    sequence length) -> `translation` (string). A language model's
+    signatures (inputs and outputs batched along the first axis):
 
     - `serving_default`: `prompt` (string) and the optional scalars
       `max_new_tokens` (int32, default 100), `temperature` (float32,
@@ -75,7 +80,7 @@ def export(run, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
 
     Raises:
         ValueError: an invalid name; an MLM run; `end_token_id` for a
-            classifier; `base_dir/name` is a file; a version folder that
+            classifier or translation run; `base_dir/name` is a file; a version folder that
             appeared while exporting.
 
     Example:
@@ -92,6 +97,12 @@ def export(run, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
         module = ClassifierServer(run.model, run.tokenizer,
                                   labels or run.labels)
         signatures = {"serving_default": module.classify}
+    elif run.task == "translation":
+        if end_token_id is not None:
+            raise ValueError("an end token applies to language models only")
+        module = Translator(run.model, run.tokenizer,
+                            jit_compile=jit_compile)
+        signatures = {"serving_default": module.translate}
     else:
         module = TextGenerator(run.model, run.tokenizer,
                                jit_compile=jit_compile,

@@ -1,7 +1,8 @@
 """Named model sizes, and the training settings that suit each.
 
 Pure data with no TensorFlow import (the command line lists it in
-`--help`). A language-model preset names its model (`"gpt"` or `"lstm"`),
+`--help`). A preset names its model (`"gpt"`, `"lstm"`, `"seq2seq"` or
+`"lstm-seq2seq"`),
 the model's arguments except `vocabulary_size` (which comes from the
 tokenizer), and default training settings that the command line can
 override. `ENCODER_SIZES` are the shapes of the classifiers and MLM encoders
@@ -60,10 +61,74 @@ PRESETS = {
         ),
         "training": dict(batch_size=32, learning_rate=5e-3, warmup_steps=50),
     },
+    # Translation (encoder-decoder) models. Small enough for the tests.
+    "seq2seq-tiny": {
+        "model": "seq2seq",
+        "arguments": dict(
+            max_sequence_length=64,
+            num_encoder_layers=2,
+            num_decoder_layers=2,
+            num_heads=4,
+            hidden_dim=64,
+            dropout=0.0,
+        ),
+        "training": dict(batch_size=32, learning_rate=2e-3, warmup_steps=50),
+        "vocabulary_size": 1000,
+    },
+    # The Transformer that bench/translation.py trains on 2 CPU cores.
+    "seq2seq-small": {
+        "model": "seq2seq",
+        "arguments": dict(
+            max_sequence_length=128,
+            num_encoder_layers=3,
+            num_decoder_layers=3,
+            num_heads=4,
+            hidden_dim=256,
+            intermediate_dim=1024,
+            dropout=0.1,
+        ),
+        "training": dict(batch_size=64, learning_rate=1e-3, warmup_steps=400),
+        "vocabulary_size": 8000,
+    },
+    # "Attention Is All You Need", the base model (table 3): 6 + 6 layers,
+    # d_model 512, 8 heads, d_ff 2048, dropout 0.1, post-LayerNorm, a
+    # shared vocabulary of about 37,000 BPE tokens (WMT'14 en-de). Built
+    # and counted by the tests; too big to train on a CPU.
+    "transformer-base": {
+        "model": "seq2seq",
+        "arguments": dict(
+            max_sequence_length=256,
+            num_encoder_layers=6,
+            num_decoder_layers=6,
+            num_heads=8,
+            hidden_dim=512,
+            intermediate_dim=2048,
+            dropout=0.1,
+            norm_first=False,
+        ),
+        "training": dict(batch_size=64, learning_rate=7e-4,
+                         warmup_steps=4000),
+        "vocabulary_size": 37000,
+    },
+    # The recurrent baseline: 2 + 2 LSTM layers with Luong attention.
+    "lstm-seq2seq": {
+        "model": "lstm-seq2seq",
+        "arguments": dict(
+            max_sequence_length=128,
+            embedding_dim=256,
+            hidden_dim=256,
+            num_layers=2,
+            dropout=0.1,
+        ),
+        "training": dict(batch_size=64, learning_rate=2e-3, warmup_steps=200),
+        "vocabulary_size": 8000,
+    },
 }
 
-# The preset of each language model when `--preset` is left out.
-DEFAULT_PRESETS = {"gpt": "gpt-tiny", "lstm": "lstm-char"}
+# The preset of each language or translation model when `--preset` is left
+# out.
+DEFAULT_PRESETS = {"gpt": "gpt-tiny", "lstm": "lstm-char",
+                   "seq2seq": "seq2seq-small", "lstm-seq2seq": "lstm-seq2seq"}
 
 # Sizes of the models trained from scratch. `transformer-classifier` is
 # gpt-tiny's shape, bidirectional; `bert-classifier` without --init (and

@@ -316,3 +316,23 @@ def test_the_clip_sees_the_whole_batch_on_two_replicas():
         np.max(np.abs(np.subtract(a, b)))
         for a, b in zip(found["keras_two"], found["keras_one"]))
     assert keras_gap > 1e-4, keras_gap  # measured: 8e-4
+
+
+def test_translation_trains_on_two_cpu_devices(tmp_path):
+    from tests.training.test_translation import make_pairs, write_pairs
+
+    pairs = write_pairs(tmp_path / "pairs.tsv", make_pairs())
+    run_dir = tmp_path / "translation"
+    result = run("train", "--model", "seq2seq", "--preset", "seq2seq-tiny",
+                 "--train", pairs, "--val", pairs, "--vocab-size", "500",
+                 "--epochs", "2", "--steps-per-epoch", "10",
+                 "--batch-size", "8", "--max-sequence-length", "48",
+                 "--learning-rate", "0.003", "--warmup-steps", "5",
+                 "--strategy", "mirrored", "--cpu-devices", "2",
+                 "--sample-every", "0", "--out", str(run_dir))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ("steps of 16 pairs; MirroredStrategy with 2 replica(s)"
+            in result.stdout)
+    rows = history(run_dir)
+    assert len(rows) == 2 and float(rows[1]["loss"]) < float(rows[0]["loss"])
+    assert (run_dir / "model.keras").exists()

@@ -1,25 +1,21 @@
 """Labelled text for classification: TSV/CSV files or TFDS, bucketed batches.
 
 A file has a header row naming its columns; GLUE SST-2's layout
-(`sentence<TAB>label`) works with the defaults. `.csv` files are read as
-comma-separated, anything else as tab-separated, both in the dialect that
-Python's `csv` module and spreadsheets write: a field in `"` quotes may
-hold the separator, newlines and doubled `""` quotes. A row with more or
-fewer fields than the header is an error (or, with `skip_bad_rows`,
-skipped and counted). Labels are read without surrounding whitespace, so
+(`sentence<TAB>label`) works with the defaults. Files are read by
+`tfzoo.data.table`: `.csv` comma-separated, anything else tab-separated,
+quoted fields as spreadsheets write them; a row with more or fewer fields
+than the header is an error (or, with `skip_bad_rows`, skipped and
+counted). Labels are read without surrounding whitespace, so
 `"1 "` and `"1"` are one class.
 """
 
-import sys
-
-import csv
-import io
 import os
 
 import numpy as np
 import tensorflow as tf
 
-from tfzoo.data.sources import read_text_file, resolve_path
+from tfzoo.data.sources import resolve_path
+from tfzoo.data.table import read_table
 
 
 class LabelledText:
@@ -36,7 +32,7 @@ class LabelledText:
 
 def read_labelled(source, data_dir=None, text_column="sentence",
                   label_column="label", pair_column=None, split="train",
-                  skip_bad_rows=False):
+                  skip_bad_rows=False, quoting="auto"):
     """Reads a TSV/CSV file, or a TFDS dataset such as `glue/sst2`.
 
     Args:
@@ -49,6 +45,8 @@ def read_labelled(source, data_dir=None, text_column="sentence",
         skip_bad_rows: bool; skip rows with more or fewer fields than the
             header (their count is printed on stderr) instead of refusing
             the file.
+        quoting: `"auto"`, `"csv"` or `"none"`: how quotes are read (see
+            `tfzoo.data.table`).
 
     Returns:
         A `LabelledText`.
@@ -66,53 +64,8 @@ def read_labelled(source, data_dir=None, text_column="sentence",
         raise ValueError(f"{source}: no such file")
     if os.path.isdir(path):
         raise ValueError(f"{path} is a folder; give a TSV or CSV file")
-    dialect = "excel" if path.lower().endswith(".csv") else "excel-tab"
-    reader = csv.reader(io.StringIO(read_text_file(path), newline=""),
-                        dialect)
-    try:
-        header = next(reader, None)
-        numbered = []  # (line number where the row starts, row)
-        last_line = reader.line_num
-        for row in reader:
-            numbered.append((last_line + 1, row))
-            last_line = reader.line_num
-    except csv.Error as error:  # e.g. a quote left open to the end
-        raise ValueError(f"{path}, line {reader.line_num}: {error}") from None
-    if not header or not any(header):
-        raise ValueError(f"{path} is empty")
     wanted = [c for c in (text_column, label_column, pair_column) if c]
-    absent = [c for c in wanted if c not in header]
-    if absent:
-        raise ValueError(f"{path} has no column {', '.join(absent)} (its "
-                         f"header: {', '.join(header)})")
-    rows, skipped = [], 0
-    for number, row in numbered:
-        if not row:  # a blank line
-            continue
-        if len(row) != len(header):
-            if skip_bad_rows:
-                skipped += 1
-                continue
-            raise ValueError(
-                f"{path}, line {number}: {len(row)} "
-                f"field{'' if len(row) == 1 else 's'} where the header has "
-                f"{len(header)} (a separator inside an unquoted text?); "
-                "quote such texts, or pass --skip-bad-rows")
-        rows.append((number, row))
-    if skipped:
-        print(f"{path}: skipped {skipped:,} of {skipped + len(rows):,} rows "
-              f"with other than {len(header)} fields", file=sys.stderr)
-    if not rows:
-        raise ValueError(f"{path} has a header but no examples" + (
-            f" with {len(header)} fields" if skipped else ""))
-    columns = {c: header.index(c) for c in wanted}
-    values = {c: [] for c in wanted}
-    for number, row in rows:
-        for column, index in columns.items():
-            if row[index] == "":
-                raise ValueError(f"{path}, line {number}: the {column!r} "
-                                 "field is missing")
-            values[column].append(row[index])
+    values = read_table(path, wanted, skip_bad_rows, quoting)
     labels = [label.strip() for label in values[label_column]]
     return LabelledText(values[text_column], labels,
                         values[pair_column] if pair_column else None)

@@ -133,7 +133,7 @@ class Decoder:
                 ops.logical_and(token == end_token_id, index < stop_positions),
             )
             stop_positions = ops.where(ends_here, index, stop_positions)
-            token_ids = _write_column(token_ids, token, index)
+            token_ids = write_column(token_ids, token, index)
             if self.use_cache:
                 logits, cache = self.model.call_with_cache(
                     token[:, None], cache, index
@@ -152,7 +152,7 @@ class Decoder:
         return token_ids, ops.minimum(stop_positions, end)
 
 
-def _write_column(token_ids, column, index):
+def write_column(token_ids, column, index):
     """`token_ids[:, index] = column`, as a scatter (see `_write_cache`)."""
     rows = ops.arange(ops.shape(token_ids)[0])
     indices = ops.stack([rows, ops.full_like(rows, index)], axis=-1)

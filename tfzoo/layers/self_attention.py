@@ -83,12 +83,7 @@ class SelfAttention(keras.layers.Layer):
 
     def build(self, inputs_shape):
         hidden_dim = inputs_shape[-1]
-        if hidden_dim % self.num_heads:
-            raise ValueError(
-                f"The width ({hidden_dim}) must be a multiple of "
-                f"num_heads ({self.num_heads})."
-            )
-        self.head_dim = hidden_dim // self.num_heads
+        self.head_dim = head_size(hidden_dim, self.num_heads)
         self.qkv = keras.layers.Dense(
             3 * hidden_dim,
             use_bias=self.use_bias,
@@ -236,6 +231,18 @@ class SelfAttention(keras.layers.Layer):
 # Until this change the layer was `CausalSelfAttention`: `.keras` files
 # saved then name it so, always with an explicit `causal`.
 keras.saving.get_custom_objects()["tfzoo>CausalSelfAttention"] = SelfAttention
+
+
+def head_size(hidden_dim, num_heads):
+    """The width of each head: `hidden_dim // num_heads`.
+
+    Raises:
+        ValueError: `hidden_dim` is not a multiple of `num_heads`.
+    """
+    if hidden_dim % num_heads:
+        raise ValueError(f"The width ({hidden_dim}) must be a multiple of "
+                         f"num_heads ({num_heads}).")
+    return hidden_dim // num_heads
 
 
 def _write_cache(cache, new, index):

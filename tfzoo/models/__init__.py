@@ -1,12 +1,15 @@
-"""Models built with the Keras functional API: language models (GPT, LSTM)
-and a BERT-style encoder with classification and masked-LM heads."""
+"""Models built with the Keras functional API: language models (GPT, LSTM),
+a BERT-style encoder with classification and masked-LM heads, and
+encoder-decoder translation models (Transformer, LSTM)."""
 
 from tfzoo.models.bert import BertClassifier, BertEncoder, BertMaskedLM
 from tfzoo.models.bert_checkpoint import from_hf_checkpoint
 from tfzoo.models.lstm_classifier import LSTMClassifier
 from tfzoo.models.lstm_lm import LSTMLM
+from tfzoo.models.lstm_seq2seq import LSTMSeq2Seq
 from tfzoo.models.build import build_model
 from tfzoo.models.transformer_lm import TransformerLM
+from tfzoo.models.transformer_seq2seq import TransformerSeq2Seq
 from tfzoo.presets import PRESETS, get_preset
 
 # Trained models are saved compiled with tfzoo's optimizers: register them too.
@@ -18,8 +21,10 @@ __all__ = [
     "BertMaskedLM",
     "LSTMClassifier",
     "LSTMLM",
+    "LSTMSeq2Seq",
     "PRESETS",
     "TransformerLM",
+    "TransformerSeq2Seq",
     "build_model",
     "from_hf_checkpoint",
     "get_preset",

@@ -1,10 +1,13 @@
 """Build the model of a named preset (see `tfzoo.presets`)."""
 
 from tfzoo.models.lstm_lm import LSTMLM
+from tfzoo.models.lstm_seq2seq import LSTMSeq2Seq
 from tfzoo.models.transformer_lm import TransformerLM
+from tfzoo.models.transformer_seq2seq import TransformerSeq2Seq
 from tfzoo.presets import get_preset
 
-MODEL_CLASSES = {"gpt": TransformerLM, "lstm": LSTMLM}
+MODEL_CLASSES = {"gpt": TransformerLM, "lstm": LSTMLM,
+                 "seq2seq": TransformerSeq2Seq, "lstm-seq2seq": LSTMSeq2Seq}
 
 
 def build_model(preset, vocabulary_size, **overrides):

@@ -9,7 +9,8 @@ import sentencepiece
 _CHUNK_CHARACTERS = 4096
 
 
-def train_subword_tokenizer(text, vocabulary_size=2000, model_type="bpe"):
+def train_subword_tokenizer(text, vocabulary_size=2000, model_type="bpe",
+                            pad_id=-1):
     """Trains a SentencePiece model on `text`; returns a keras-hub tokenizer.
 
     The model keeps text exactly as it is: no Unicode normalization, spaces
@@ -22,6 +23,9 @@ def train_subword_tokenizer(text, vocabulary_size=2000, model_type="bpe"):
         vocabulary_size: int, number of pieces, the 256 byte pieces and the
             special tokens included.
         model_type: `"bpe"` (default) or `"unigram"`.
+        pad_id: int, the id of a `<pad>` piece, or -1 for none (language
+            models need none; translation pads batches with it). The other
+            special pieces are `<unk>` 0, `<s>` 1 and `</s>` 2.
 
     Returns:
         A `keras_hub.tokenizers.SentencePieceTokenizer`; it tokenizes and
@@ -54,6 +58,7 @@ def train_subword_tokenizer(text, vocabulary_size=2000, model_type="bpe"):
         max_sentence_length=4 * _CHUNK_CHARACTERS,
         hard_vocab_limit=False,
         num_threads=2,
+        pad_id=pad_id,
         minloglevel=2,
     )
     return subword_tokenizer_from_proto(model.getvalue())

@@ -1,4 +1,5 @@
-"""Keras callbacks for language-model training."""
+"""Keras callbacks for training: language-model and translation samples,
+bits per character, a stop at a diverged loss, the model graph."""
 
 import math
 
@@ -6,6 +7,7 @@ import keras
 import tensorflow as tf
 
 from tfzoo.generation import generate
+from tfzoo.generation.translate import translate
 
 
 class BitsPerCharacter(keras.callbacks.Callback):
@@ -26,7 +28,30 @@ class BitsPerCharacter(keras.callbacks.Callback):
                 )
 
 
-class TextSamples(keras.callbacks.Callback):
+class EveryNSteps(keras.callbacks.Callback):
+    """Calls `self.write(step)` every `every` optimizer steps (0: never
+    on the way) and once when training ends."""
+
+    def __init__(self, every):
+        super().__init__()
+        self.every = every
+
+    def write(self, step):
+        raise NotImplementedError
+
+    def _step(self):
+        return int(self.model.optimizer.iterations.numpy())
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self._step()
+        if self.every and step % self.every == 0:
+            self.write(step)
+
+    def on_train_end(self, logs=None):
+        self.write(self._step())
+
+
+class TextSamples(EveryNSteps):
     """Writes a generated text sample to TensorBoard every `every` steps.
 
     Args:
@@ -39,16 +64,15 @@ class TextSamples(keras.callbacks.Callback):
 
     def __init__(self, tokenizer, log_dir, every=500, prompt="\n",
                  max_new_tokens=200):
-        super().__init__()
+        super().__init__(every)
         self.tokenizer = tokenizer
         self.log_dir = log_dir
-        self.every = every
         self.prompt = prompt
         self.max_new_tokens = max_new_tokens
         self.last_sample = None
         self._writer = None
 
-    def _write_sample(self, step):
+    def write(self, step):
         # A sample may be longer than the context: continue the text in
         # chunks, each seeing the most recent tokens that fit.
         text, sample = self.prompt, ""
@@ -73,16 +97,42 @@ class TextSamples(keras.callbacks.Callback):
             )
         self._writer.flush()
 
-    def _step(self):
-        return int(self.model.optimizer.iterations.numpy())
 
-    def on_train_batch_end(self, batch, logs=None):
-        step = self._step()
-        if self.every and step % self.every == 0:
-            self._write_sample(step)
+class TranslationSamples(EveryNSteps):
+    """Writes greedy translations of a few fixed sentences to TensorBoard
+    every `every` steps and at the end, one Markdown table per step (source,
+    reference, translation).
 
-    def on_train_end(self, logs=None):
-        self._write_sample(self._step())
+    Args:
+        tokenizer: the model's tokenizer.
+        log_dir: str, TensorBoard folder of the samples.
+        sources, references: lists of str, the sentences and their
+            reference translations (a few dev pairs).
+        every: int, steps between samples; 0 samples only at the end.
+    """
+
+    def __init__(self, tokenizer, log_dir, sources, references, every=500):
+        super().__init__(every)
+        self.tokenizer = tokenizer
+        self.log_dir = log_dir
+        self.sources = list(sources)
+        self.references = list(references)
+        self.last_translations = None
+        self._writer = None
+
+    def write(self, step):
+        self.last_translations = translate(self.model, self.tokenizer,
+                                           self.sources)
+        rows = ["| source | reference | translation |", "|---|---|---|"]
+        for row in zip(self.sources, self.references,
+                       self.last_translations):
+            rows.append("| " + " | ".join(
+                cell.replace("|", "\\|") for cell in row) + " |")
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        with self._writer.as_default():
+            tf.summary.text("translations", "\n".join(rows), step=step)
+        self._writer.flush()
 
 
 class TrainingDiverged(RuntimeError):

@@ -1,7 +1,7 @@
 """A run's life, the same for every task: open, compile, fit, save.
 
-Each trainer (`language_model`, `classifier`, `masked_lm`) builds its data
-and model, and leaves the rest to this module:
+Each trainer (`language_model`, `classifier`, `masked_lm`, `translation`)
+builds its data and model, and leaves the rest to this module:
 
 1. `look_at_run` (nothing written; a finished run is loaded), then, once
    the trainer has read and checked its data, `open_run`: start a new run
@@ -90,7 +90,8 @@ def uses_xla(settings, strategy=None):
 
 
 def compile_for_training(model, settings, total_steps, metrics,
-                         strategy=None, weighted=False, min_ratio=0.1):
+                         strategy=None, weighted=False, min_ratio=0.1,
+                         loss=None):
     """Compiles `model` to train as `settings` say.
 
     Args:
@@ -106,6 +107,7 @@ def compile_for_training(model, settings, total_steps, metrics,
             targets).
         min_ratio: float, the final learning rate as a fraction of the
             peak.
+        loss: a Keras loss; default: cross-entropy on logits.
 
     Raises:
         ValueError: settings of an old run whose `warmup_fraction` today's
@@ -126,7 +128,8 @@ def compile_for_training(model, settings, total_steps, metrics,
             min_ratio=min_ratio,
             kind=settings.get("optimizer", "adamw"),
         ),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=loss or keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True),
         **({"weighted_metrics": metrics} if weighted
            else {"metrics": metrics}),
         jit_compile=uses_xla(settings, strategy),

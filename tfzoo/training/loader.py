@@ -23,10 +23,12 @@ class Run(NamedTuple):
 
     Attributes:
         run_dir: str, its folder.
-        task: `"language_model"`, `"classification"` or `"masked_lm"`.
+        task: `"language_model"`, `"classification"`, `"masked_lm"` or
+            `"translation"`.
         model: the trained Keras model (uncompiled).
         tokenizer: what turns its text into the model's inputs: the
-            character or SentencePiece tokenizer of a language model, the
+            character or SentencePiece tokenizer of a language model (and
+            the SentencePiece tokenizer of a translation model), the
             `BertPreprocessor` (WordPiece and packing) of a classifier or
             MLM.
         settings: dict, `run.json` in today's names
@@ -76,7 +78,7 @@ def load_run(run_dir, compile=False, settings=None):
         )
     task = settings["task"]
     labels = None
-    if task == "language_model":
+    if task in ("language_model", "translation"):
         tokenizer = load_tokenizer(run_dir)
     else:
         tokenizer = load_preprocessor(run_dir)

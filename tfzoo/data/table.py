@@ -1,0 +1,136 @@
+"""Tables of text: TSV and CSV files with a header row.
+
+Two ways to read a field are common, and a file does not say which it uses:
+
+- `"csv"`: the dialect of Python's `csv` module and of spreadsheets. A
+  field in `"` quotes may hold the separator, newlines and doubled `""`
+  quotes.
+- `"none"`: every character is literal, quotes included; a field never
+  holds the separator or a newline (GLUE's and many corpora's TSV files).
+
+`"auto"` (the default) reads the file as `"csv"` (strictly: a quote that
+opens a field must close it) and, if that fails or gives rows of unequal
+length while the literal reading gives every row the header's field count,
+reads it literally and says so in one line.
+
+`.csv` files are comma-separated, anything else tab-separated.
+"""
+
+import csv
+import io
+import sys
+
+from tfzoo.choices import QUOTING, check_choice
+from tfzoo.data.sources import read_text_file
+
+
+def read_table(path, columns, skip_bad_rows=False, quoting="auto"):
+    """Reads the `columns` of the table in the file `path`.
+
+    Args:
+        path: str, a TSV or CSV file with a header row.
+        columns: list of str, the column names wanted.
+        skip_bad_rows: bool; skip rows with more or fewer fields than the
+            header (their count is printed on stderr in one line) instead
+            of refusing the file.
+        quoting: `"auto"`, `"csv"` or `"none"` (see the module docstring).
+
+    Returns:
+        A dict from each name in `columns` to its list of str fields, one
+        per row, in file order (blank lines skipped).
+
+    Raises:
+        ValueError: an unknown `quoting`; an empty file; a missing column;
+            a row with more or fewer fields than the header, a quote left
+            open, or an empty field (named by file and line); a file with
+            no valid row.
+    """
+    check_choice("quoting", quoting, QUOTING)
+    text = read_text_file(path)
+    delimiter = "," if path.lower().endswith(".csv") else "\t"
+    if quoting == "none":
+        header, rows = _literal_rows(text, delimiter)
+    else:
+        try:
+            header, rows = _csv_rows(text, delimiter, path)
+        except ValueError:
+            if quoting == "csv" or not _literal_fits(text, delimiter):
+                raise
+            header, rows = _literal_rows(text, delimiter)
+            print(f"{path}: read without quoting (its quote characters are "
+                  "literal text)", file=sys.stderr)
+        else:
+            if (quoting == "auto" and _ragged(header, rows)
+                    and _literal_fits(text, delimiter)):
+                header, rows = _literal_rows(text, delimiter)
+                print(f"{path}: read without quoting (its quote characters "
+                      "are literal text)", file=sys.stderr)
+    if not header or not any(header):
+        raise ValueError(f"{path} is empty")
+    absent = [c for c in columns if c not in header]
+    if absent:
+        raise ValueError(f"{path} has no column {', '.join(absent)} (its "
+                         f"header: {', '.join(header)})")
+    good, skipped = [], 0
+    for number, row in rows:
+        if len(row) != len(header):
+            if skip_bad_rows:
+                skipped += 1
+                continue
+            raise ValueError(
+                f"{path}, line {number}: {len(row)} "
+                f"field{'' if len(row) == 1 else 's'} where the header has "
+                f"{len(header)} (a separator inside an unquoted text?); "
+                "quote such texts, or pass --skip-bad-rows")
+        good.append((number, row))
+    if skipped:
+        print(f"{path}: skipped {skipped:,} of {skipped + len(good):,} rows "
+              f"with other than {len(header)} fields", file=sys.stderr)
+    if not good:
+        raise ValueError(f"{path} has a header but no examples" + (
+            f" with {len(header)} fields" if skipped else ""))
+    indices = {c: header.index(c) for c in columns}
+    values = {c: [] for c in columns}
+    for number, row in good:
+        for column, index in indices.items():
+            if row[index] == "":
+                raise ValueError(f"{path}, line {number}: the {column!r} "
+                                 "field is missing")
+            values[column].append(row[index])
+    return values
+
+
+def _csv_rows(text, delimiter, path):
+    """The header and `(line number, fields)` of each non-blank row, read
+    as strict CSV."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
+                        strict=True)
+    try:
+        header = next(reader, None)
+        rows = []
+        last_line = reader.line_num
+        for row in reader:
+            if row:
+                rows.append((last_line + 1, row))
+            last_line = reader.line_num
+    except csv.Error as error:  # e.g. a quote left open to the end
+        raise ValueError(f"{path}, line {reader.line_num}: {error}") from None
+    return header, rows
+
+
+def _literal_rows(text, delimiter):
+    lines = text.split("\n")
+    header = lines[0].split(delimiter) if lines[0] else None
+    rows = [(number, line.split(delimiter))
+            for number, line in enumerate(lines[1:], start=2) if line]
+    return header, rows
+
+
+def _ragged(header, rows):
+    return header is not None and any(len(r) != len(header) for _, r in rows)
+
+
+def _literal_fits(text, delimiter):
+    """Whether reading literally gives every row the header's length."""
+    header, rows = _literal_rows(text, delimiter)
+    return bool(header) and bool(rows) and not _ragged(header, rows)

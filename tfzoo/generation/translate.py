@@ -1,0 +1,89 @@
+"""`translate`: translate sentences with a trained translation model, from
+Python.
+
+It runs the same `Translator` that `tfzoo export` saves, one per model,
+tokenizer and options, traced (and its loops compiled) once.
+"""
+
+import random
+import weakref
+
+import tensorflow as tf
+
+from tfzoo.generation.translator import DEFAULT_LENGTH_PENALTY, Translator
+from tfzoo.text.encoding import valid_text
+
+_TRANSLATORS = weakref.WeakKeyDictionary()
+
+
+def translate(model, tokenizer, sources, beam_width=1, max_new_tokens=None,
+              length_penalty=DEFAULT_LENGTH_PENALTY, temperature=0.0, top_k=0,
+              top_p=1.0, seed=None, use_cache=True, jit_compile=True,
+              batch_size=64):
+    """Translates each source sentence.
+
+    Args:
+        model: a `TransformerSeq2Seq` or `LSTMSeq2Seq`.
+        tokenizer: its SentencePiece tokenizer.
+        sources: a str or a list of str. A source longer than the model's
+            `max_sequence_length - 1` tokens keeps its first ones.
+        beam_width: int. 1 decodes greedily (or samples, with a
+            `temperature` above 0); more runs beam search.
+        max_new_tokens: int or None, the longest translation in tokens
+            (default and most: `max_sequence_length`).
+        length_penalty: float, beam search's `alpha` (see
+            `Seq2SeqDecoder.beam_search`).
+        temperature, top_k, top_p: sampling, with `beam_width=1` (see
+            `next_token`); `temperature <= 0` is greedy.
+        seed: int or None; the same seed gives the same samples.
+        use_cache: bool; `False` re-runs the whole model at every step.
+        jit_compile: bool; compile the decoding loops with XLA.
+        batch_size: int, sentences decoded together.
+
+    Returns:
+        A str for a str source, else a list of str.
+
+    Raises:
+        ValueError: a source that is not a str, `beam_width < 1`, sampling
+            with beam search, `max_new_tokens` out of range.
+
+    Example:
+    >>> translate(run.model, run.tokenizer, ["File not found"], beam_width=4)
+    ['Datei nicht gefunden']
+    """
+    single = isinstance(sources, str)
+    sources = [sources] if single else list(sources)
+    for i, source in enumerate(sources):
+        if not isinstance(source, str):
+            raise ValueError(f"source {i + 1} is not a string: {source!r}")
+    if beam_width < 1:
+        raise ValueError(f"beam_width must be at least 1, got {beam_width}")
+    if beam_width > 1 and temperature > 0:
+        raise ValueError("sampling (temperature > 0) needs beam_width 1")
+    longest = model.max_sequence_length
+    if max_new_tokens is not None and not 1 <= max_new_tokens <= longest:
+        raise ValueError(f"max_new_tokens must be from 1 to {longest}, got "
+                         f"{max_new_tokens}")
+    if seed is None:
+        seed = random.randrange(2**31)
+    key = (use_cache, jit_compile)
+    translators = _TRANSLATORS.setdefault(model, {})
+    if key not in translators:
+        translators[key] = Translator(model, tokenizer, use_cache,
+                                      jit_compile)
+    translator = translators[key]
+    texts = []
+    for start in range(0, len(sources), batch_size):
+        batch = tf.constant([valid_text(s) for s in
+                             sources[start:start + batch_size]])
+        tokens = translator.translate_ids_function(
+            batch, beam_width,
+            tf.constant(max_new_tokens or model.max_sequence_length),
+            tf.constant(temperature, tf.float32), tf.constant(top_k),
+            tf.constant(top_p, tf.float32),
+            tf.constant([seed, start], tf.int32),
+            tf.constant(length_penalty, tf.float32))
+        decoded = translator.decode_tokens_function(tokens).numpy()
+        texts.extend("" if not source else t.decode("utf-8", "replace")
+                     for source, t in zip(sources[start:], decoded))
+    return texts[0] if single else texts
