@@ -10,7 +10,8 @@ messages), and prints for each on `dev.tsv` (1,639 pairs):
 - BLEU and chrF (sacrebleu, with its signature) of greedy decoding and of
   beam search with 4 beams, and the share of sentences whose placeholders
   (`%s`, `--option`, ...) all survive;
-- training tokens per second (source and target tokens of the batches);
+- training tokens per second (source and target tokens of the batches,
+  after the first 50 steps, which compile);
 - the copy baseline (translation = source).
 
 Then decoding speed, in sentences per second on the first
@@ -134,22 +135,24 @@ def train(name, args):
     source_tokens, target_tokens = (sum(map(len, encoded.encoder_token_ids)),
                                     sum(map(len, encoded.targets)))
     tokens_per_pair = (source_tokens + target_tokens) / len(encoded)
-    steps_done = len(timer.times)
-    tokens = steps_done * settings["batch_size"] * tokens_per_pair
-    return run, {"steps": steps_done, "minutes": seconds / 60,
-                 "tokens_per_second": tokens / sum(timer.times),
+    # Tokens per second of the steps after the first 50 (which trace and
+    # compile the model for each bucket shape).
+    steady = timer.times[50:] or timer.times
+    tokens = len(steady) * settings["batch_size"] * tokens_per_pair
+    return run, {"steps": len(timer.times), "minutes": seconds / 60,
+                 "tokens_per_second": tokens / sum(steady),
                  "parameters": run.model.count_params(),
                  "xla": jit_compile}
 
 
 def decoding_speed(run, sources):
     """Sentences per second of each way of decoding (after a warm-up call
-    that compiles)."""
+    on the same sentences, which traces and compiles)."""
     speeds = {}
     for label, options in (("greedy, cached", dict(use_cache=True)),
                            ("greedy, uncached", dict(use_cache=False)),
                            ("beam 4, cached", dict(beam_width=4))):
-        translate(run.model, run.tokenizer, sources[:2], **options)
+        translate(run.model, run.tokenizer, sources, **options)
         start = time.perf_counter()
         translate(run.model, run.tokenizer, sources, **options)
         speeds[label] = len(sources) / (time.perf_counter() - start)
@@ -165,6 +168,9 @@ def main():
                         help="training wall-clock budget of each model")
     parser.add_argument("--models", nargs="+", choices=list(MODELS),
                         default=list(MODELS))
+    parser.add_argument("--eval-pairs", type=int,
+                        help="score the first N dev pairs only (default: "
+                        "all)")
     parser.add_argument("--decode-sentences", type=int, default=64,
                         help="dev sentences timed for decoding speed")
     parser.add_argument("--out", default=tempfile.mkdtemp(prefix="translation-"),
@@ -180,7 +186,7 @@ def main():
     for name in args.models:
         run, row = train(name, args)
         metrics = translation.evaluate(run, data_dir=args.data_dir,
-                                       beam_width=4)
+                                       beam_width=4, limit=args.eval_pairs)
         row.update(metrics=metrics,
                    speed=decoding_speed(run, dev.sources[
                        :args.decode_sentences]))
@@ -188,7 +194,7 @@ def main():
         print(f"{name}: greedy BLEU {metrics['greedy']['bleu']:.2f}, beam 4 "
               f"BLEU {metrics['beam']['bleu']:.2f}", flush=True)
 
-    print(f"\nDev set: {len(dev.sources):,} pairs; budget "
+    print(f"\nDev set: {args.eval_pairs or len(dev.sources):,} pairs; budget "
           f"{args.budget_minutes:g} minutes of training per model.")
     print(f"{'model':<13}{'params':>11}{'steps':>7}{'min':>6}{'tok/s':>8}"
           f"{'BLEU gr':>9}{'BLEU b4':>9}{'chrF gr':>9}{'chrF b4':>9}"

@@ -37,10 +37,20 @@ def next_token(logits, temperature, top_k, top_p, seed):
     1
     """
     logits = ops.cast(logits, "float32")
-    vocabulary_size = ops.shape(logits)[-1]
     greedy = ops.cast(ops.argmax(logits, axis=-1), "int32")
-
     temperature = ops.cast(temperature, "float32")
+    # Only sampling sorts the vocabulary: greedy decoding of a subword
+    # model would otherwise pay for a sort of every row at every step.
+    return ops.cond(
+        temperature > 0,
+        lambda: _sample(logits, temperature, top_k, top_p, seed),
+        lambda: greedy,
+    )
+
+
+def _sample(logits, temperature, top_k, top_p, seed):
+    """`next_token` with `temperature > 0`."""
+    vocabulary_size = ops.shape(logits)[-1]
     scaled = logits / ops.maximum(temperature, 1e-6)
     descending, _ = ops.top_k(scaled, k=vocabulary_size, sorted=True)
 
@@ -72,4 +82,4 @@ def next_token(logits, temperature, top_k, top_p, seed):
     sampled = tf.random.stateless_categorical(
         filtered, 1, seed=seed, dtype=tf.int32
     )[:, 0]
-    return ops.where(temperature > 0, sampled, greedy)
+    return sampled

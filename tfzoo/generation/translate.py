@@ -72,10 +72,13 @@ def translate(model, tokenizer, sources, beam_width=1, max_new_tokens=None,
         translators[key] = Translator(model, tokenizer, use_cache,
                                       jit_compile)
     translator = translators[key]
-    texts = []
-    for start in range(0, len(sources), batch_size):
-        batch = tf.constant([valid_text(s) for s in
-                             sources[start:start + batch_size]])
+    # Sentences of similar length share a batch (less padding, fewer
+    # shapes to compile); the answers come back in the given order.
+    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+    texts = [None] * len(sources)
+    for start in range(0, len(order), batch_size):
+        indices = order[start:start + batch_size]
+        batch = tf.constant([valid_text(sources[i]) for i in indices])
         tokens = translator.translate_ids_function(
             batch, beam_width,
             tf.constant(max_new_tokens or model.max_sequence_length),
@@ -84,6 +87,7 @@ def translate(model, tokenizer, sources, beam_width=1, max_new_tokens=None,
             tf.constant([seed, start], tf.int32),
             tf.constant(length_penalty, tf.float32))
         decoded = translator.decode_tokens_function(tokens).numpy()
-        texts.extend("" if not source else t.decode("utf-8", "replace")
-                     for source, t in zip(sources[start:], decoded))
+        for i, text in zip(indices, decoded):
+            texts[i] = "" if not sources[i] else text.decode("utf-8",
+                                                             "replace")
     return texts[0] if single else texts

@@ -57,8 +57,10 @@ class Translator(tf.Module):
         self.decoder = Seq2SeqDecoder(model, self.bos_id, self.eos_id,
                                       self.pad_id, use_cache, jit_compile)
         # For Python callers: one graph per beam width (a Python int).
-        self.translate_ids_function = tf.function(self.translate_ids)
-        self.decode_tokens_function = tf.function(self.decode_tokens)
+        self.translate_ids_function = tf.function(self.translate_ids,
+                                                  reduce_retracing=True)
+        self.decode_tokens_function = tf.function(self.decode_tokens,
+                                                  reduce_retracing=True)
 
         # Tensor defaults become the SignatureDef's defaults.
         def translate(source, beam_width=tf.constant(1),
