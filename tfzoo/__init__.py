@@ -3,7 +3,8 @@
 Layers live in `tfzoo.layers`, models in `tfzoo.models`, tokenizers in
 `tfzoo.text`, input pipelines in `tfzoo.data`, the training loop in
 `tfzoo.training`, text generation in `tfzoo.generation` (also as
-`tfzoo.generate`; translation as `tfzoo.translate`), SavedModel export in `tfzoo.export`; `tfzoo.cli` is the
+`tfzoo.generate`; translation as `tfzoo.translate`), SavedModel
+export in `tfzoo.export`; `tfzoo.cli` is the
 `tfzoo` command.
 """
 
@@ -11,8 +12,8 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # `tfzoo.generate` and `tfzoo.translate` without importing TensorFlow on `import tfzoo`, so
-    # that `tfzoo --help` stays quick.
+    # `tfzoo.generate` and `tfzoo.translate` without importing TensorFlow
+    # on `import tfzoo`, so that `tfzoo --help` stays quick.
     if name == "generate":
         from tfzoo.generation import generate
 

@@ -177,13 +177,14 @@ def _train_parser(subparsers):
                         "classifiers train with adamw")
     parser.add_argument("--weight-decay", type=float,
                         help="default: 0.1 for language models, 0.01 for "
-                        "classifiers")
+                        "classifiers and translation models")
     parser.add_argument("--clip-norm", type=float, default=1.0,
                         help="global gradient norm clip")
     parser.add_argument(
         "--max-sequence-length", type=_positive_int,
         help="longest sequence the model reads, in tokens (default: the "
-        "preset's context for language models; "
+        "preset's for language and translation models (source and target "
+        "each); "
         f"{ENCODER_MAX_SEQUENCE_LENGTH} for classifiers and bert-mlm, [CLS] and "
         "[SEP] included, longer texts truncated)")
     # The names this option had before tfzoo gave it one: still accepted.
@@ -280,8 +281,9 @@ def _translate_parser(subparsers):
         subparsers,
         "translate",
         help="translate sentences with a trained translation run",
-        description="Translate each sentence with the run's model (one "
-        "batch, cached decoder, compiled loop): beam search by default, "
+        description="Translate each sentence with the run's model (batches "
+        "of sentences of similar length, cached decoder, compiled loop): "
+        "beam search by default, "
         "greedy with --beam-width 1, sampling with --beam-width 1 and "
         "--temperature above 0. A sentence longer than the model's max "
         "sequence length keeps its first tokens.",
@@ -292,8 +294,8 @@ def _translate_parser(subparsers):
     parser.add_argument("--beam-width", type=_positive_int, default=4,
                         help="hypotheses kept by beam search (1: greedy)")
     parser.add_argument("--length-penalty", type=float, default=0.6,
-                        help="beam search's alpha (Wu et al., 2016): "
-                        "higher favours longer translations")
+                        help="beam search's alpha (Wu et al., 2016), at "
+                        "least 0: higher favours longer translations")
     parser.add_argument("--max-new-tokens", type=_positive_int,
                         help="longest translation in tokens (default: the "
                         "max sequence length)")

@@ -18,14 +18,18 @@ class WordTokenizer:
 
 
 def test_teacher_forcing_layout_and_truncation(capsys):
-    pairs = ParallelText(["a bb", "a bb ccc dddd eeeee"], ["x yy", "x"])
+    pairs = ParallelText(["a bb", "a bb ccc dddd eeeee", "a"],
+                         ["x yy", "x", "v ww xxx yyyy zzzzz"])
     encoded = encode_pairs(WordTokenizer(), pairs, 4, BOS, EOS, "pairs.tsv")
-    assert encoded.encoder_token_ids == [[11, 12, EOS], [11, 12, 13, EOS]]
-    assert encoded.decoder_token_ids == [[BOS, 11, 12], [BOS, 11]]
-    assert encoded.targets == [[11, 12, EOS], [11, EOS]]
-    assert count_tokens(encoded) == (7, 5)
+    assert encoded.encoder_token_ids == [[11, 12, EOS], [11, 12, 13, EOS],
+                                         [11, EOS]]
+    assert encoded.decoder_token_ids == [[BOS, 11, 12], [BOS, 11],
+                                         [BOS, 11, 12, 13]]
+    # A cut target continues where it is cut, without [EOS].
+    assert encoded.targets == [[11, 12, EOS], [11, EOS], [11, 12, 13, 14]]
+    assert count_tokens(encoded) == (9, 9)
     assert capsys.readouterr().err.strip() == (
-        "pairs.tsv: 1 of 2 pairs are longer than 4 tokens; truncated")
+        "pairs.tsv: 2 of 3 pairs are longer than 4 tokens; truncated")
 
 
 def test_batches_are_padded_buckets_of_similar_length():
@@ -94,3 +98,24 @@ def test_real_tokenizer_round_trip_of_the_layout():
                            32, BOS, EOS)
     assert tokenizer.detokenize(encoded.targets[0][:-1]) == "Datei öffnen"
     assert token_array([[1, 2], [3]], PAD).tolist() == [[1, 2], [3, PAD]]
+
+
+def test_tfds_translation_names_read_their_features(monkeypatch):
+    # Offline there is no ted_hrlr_translate to download; stand in for
+    # tfds.load with a dataset of the same features.
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    calls = []
+
+    def fake_load(name, split):
+        calls.append((name, split))
+        return tf.data.Dataset.from_tensor_slices(
+            {"pt": ["olá mundo", "adeus"], "en": ["hello world", "bye"]})
+
+    monkeypatch.setattr(tfds, "load", fake_load)
+    pairs = read_parallel("ted_hrlr_translate/pt_to_en", split="validation",
+                          source_column="pt", target_column="en")
+    assert calls == [("ted_hrlr_translate/pt_to_en", "validation")]
+    assert pairs == ParallelText(["olá mundo", "adeus"],
+                                 ["hello world", "bye"])

@@ -13,6 +13,13 @@ def test_words_with_hyphens_are_not_options():
     assert not placeholders("a .wgetrc-style command, x-y and %%-expand")
 
 
+def test_percent_signs_in_prose_are_not_conversions():
+    # From the shared corpus: "% of total", "(% used)", "10%-expansion".
+    assert not placeholders("50 % of total (% used), 10%-expansion")
+    assert placeholders("%-10s|%-*d|%+d") == {"%-10s": 1, "%-*d": 1,
+                                              "%+d": 1}
+
+
 def test_kept_counts_each_and_allows_reordering():
     assert placeholders_kept("%s of %s", "%2$s von %1$s")
     assert not placeholders_kept("%s of %s", "%s von")

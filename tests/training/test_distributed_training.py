@@ -328,11 +328,17 @@ def test_translation_trains_on_two_cpu_devices(tmp_path):
                  "--epochs", "2", "--steps-per-epoch", "10",
                  "--batch-size", "8", "--max-sequence-length", "48",
                  "--learning-rate", "0.003", "--warmup-steps", "5",
-                 "--strategy", "mirrored", "--cpu-devices", "2",
-                 "--sample-every", "0", "--out", str(run_dir))
+                 "--label-smoothing", "0", "--strategy", "mirrored",
+                 "--cpu-devices", "2", "--sample-every", "0",
+                 "--out", str(run_dir))
     assert result.returncode == 0, result.stderr[-3000:]
     assert ("steps of 16 pairs; MirroredStrategy with 2 replica(s)"
             in result.stdout)
     rows = history(run_dir)
     assert len(rows) == 2 and float(rows[1]["loss"]) < float(rows[0]["loss"])
+    # The loss is the mean over real tokens however many replicas: without
+    # smoothing, the log of the perplexity (not twice it).
+    for row in rows:
+        assert abs(float(row["val_loss"])
+                   - np.log(float(row["val_perplexity"]))) < 0.1, row
     assert (run_dir / "model.keras").exists()

@@ -11,8 +11,9 @@ For training, each pair becomes three id sequences (teacher forcing):
     decoder_token_ids  [BOS] y         what the decoder reads
     targets            y [EOS]         what it must predict, one step ahead
 
-each at most `max_sequence_length` tokens (longer pairs are truncated and
-counted), padded with the pad id in batches of similar length.
+each at most `max_sequence_length` tokens, padded with the pad id in
+batches of similar length. Longer pairs are truncated and counted; a cut
+target ends without `[EOS]` (its next token instead).
 """
 
 import os
@@ -119,7 +120,10 @@ def encode_pairs(tokenizer, pairs, max_sequence_length, bos_id, eos_id,
     return EncodedPairs(
         [s[:keep] + [eos_id] for s in sources],
         [[bos_id] + t[:keep] for t in targets],
-        [t[:keep] + [eos_id] for t in targets],
+        # A cut target goes on where it is cut: teaching `[EOS]` there
+        # would teach the model to stop early.
+        [t[:keep] + [eos_id] if len(t) <= keep else t[:keep + 1]
+         for t in targets],
     )
 
 

@@ -10,8 +10,11 @@ Two ways to read a field are common, and a file does not say which it uses:
 
 `"auto"` (the default) reads the file as `"csv"` (strictly: a quote that
 opens a field must close it) and, if that fails or gives rows of unequal
-length while the literal reading gives every row the header's field count,
-reads it literally and says so in one line.
+length while the literal reading gives every row the header's field count
+(with `skip_bad_rows`, some rows), reads it literally and says so in one
+line. A quote that opens a field and closes on a later line can still
+join two lines into one row that looks right: choose `"none"` for files
+that never quote.
 
 `.csv` files are comma-separated, anything else tab-separated.
 """
@@ -54,14 +57,16 @@ def read_table(path, columns, skip_bad_rows=False, quoting="auto"):
         try:
             header, rows = _csv_rows(text, delimiter, path)
         except ValueError:
-            if quoting == "csv" or not _literal_fits(text, delimiter):
+            if quoting == "csv" or not _literal_fits(text, delimiter,
+                                                     skip_bad_rows):
                 raise
             header, rows = _literal_rows(text, delimiter)
             print(f"{path}: read without quoting (its quote characters are "
                   "literal text)", file=sys.stderr)
         else:
             if (quoting == "auto" and _ragged(header, rows)
-                    and _literal_fits(text, delimiter)):
+                    and _literal_reads_more(text, delimiter, header, rows,
+                                            skip_bad_rows)):
                 header, rows = _literal_rows(text, delimiter)
                 print(f"{path}: read without quoting (its quote characters "
                       "are literal text)", file=sys.stderr)
@@ -126,11 +131,32 @@ def _literal_rows(text, delimiter):
     return header, rows
 
 
+def _fitting(header, rows):
+    return sum(len(row) == len(header) for _, row in rows)
+
+
+def _literal_reads_more(text, delimiter, header, rows, skip_bad_rows):
+    """Whether the literal reading explains what the CSV reading does not:
+    every row (or, with `skip_bad_rows`, more rows than CSV) gets the
+    header's field count."""
+    if _literal_fits(text, delimiter):
+        return True
+    literal_header, literal_rows = _literal_rows(text, delimiter)
+    return (skip_bad_rows and literal_header == header
+            and _fitting(literal_header, literal_rows)
+            > _fitting(header, rows))
+
+
 def _ragged(header, rows):
     return header is not None and any(len(r) != len(header) for _, r in rows)
 
 
-def _literal_fits(text, delimiter):
-    """Whether reading literally gives every row the header's length."""
+def _literal_fits(text, delimiter, skip_bad_rows=False):
+    """Whether reading literally gives every row the header's length (with
+    `skip_bad_rows`: at least one row)."""
     header, rows = _literal_rows(text, delimiter)
-    return bool(header) and bool(rows) and not _ragged(header, rows)
+    if not header or not rows:
+        return False
+    if skip_bad_rows:
+        return any(len(row) == len(header) for _, row in rows)
+    return not _ragged(header, rows)

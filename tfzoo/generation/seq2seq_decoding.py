@@ -70,16 +70,23 @@ class Seq2SeqDecoder:
 
     def _step(self, tokens, index, state, cache):
         """Float32 logits `(batch, vocabulary)` after `tokens` `(batch,)`
-        at position `index`, and the updated cache."""
+        at position `index`, and the updated cache. `[BOS]` and the pad
+        id are never predicted (a model may still give them some
+        probability)."""
         if self.use_cache:
             logits, cache = self.model.call_with_cache(tokens[:, None], cache,
                                                        index, state)
-            return ops.cast(logits[:, 0], "float32"), cache
-        cache = write_column(cache, tokens, index)
-        logits = self.model({"encoder_token_ids": state[0],
-                             "encoder_padding_mask": state[1],
-                             "decoder_token_ids": cache}, training=False)
-        return ops.cast(ops.take(logits, index, axis=1), "float32"), cache
+            logits = logits[:, 0]
+        else:
+            cache = write_column(cache, tokens, index)
+            logits = self.model({"encoder_token_ids": state[0],
+                                 "encoder_padding_mask": state[1],
+                                 "decoder_token_ids": cache}, training=False)
+            logits = ops.take(logits, index, axis=1)
+        logits = ops.cast(logits, "float32")
+        ids = ops.arange(ops.shape(logits)[-1])
+        never = ops.logical_or(ids == self.bos_id, ids == self.pad_id)
+        return ops.where(never[None, :], _NEVER, logits), cache
 
     def _check(self, max_new_tokens):
         return ops.clip(ops.cast(max_new_tokens, "int32"), 1,
@@ -114,8 +121,8 @@ class Seq2SeqDecoder:
     def _sample(self, state, cache, max_new_tokens, temperature, top_k,
                 top_p, seed):
         batch = ops.shape(state[1])[0]
-        width = self.model.max_sequence_length
-        outputs = ops.full((batch, width), self.pad_id, "int32")
+        length = self.model.max_sequence_length
+        outputs = ops.full((batch, length), self.pad_id, "int32")
         last = ops.full((batch,), self.bos_id, "int32")
         done = ops.zeros((batch,), "bool")
 
@@ -169,7 +176,8 @@ class Seq2SeqDecoder:
             encoder_token_ids, encoder_padding_mask, max_new_tokens: as in
                 `sample`.
             beam_width: int (a Python int: it sets the tensors' shapes).
-            length_penalty: float, `alpha`.
+            length_penalty: float, `alpha`, at least 0 (the stop rule
+                assumes it).
 
         Returns:
             int32 `(batch, max_sequence_length)`, as `sample`.
@@ -196,7 +204,7 @@ class Seq2SeqDecoder:
     def _beam(self, state, cache, max_new_tokens, length_penalty,
               beam_width):
         batch = ops.shape(state[1])[0]
-        width = self.model.max_sequence_length
+        length = self.model.max_sequence_length
         beams = beam_width
 
         def penalty(length):
@@ -210,12 +218,12 @@ class Seq2SeqDecoder:
 
         state = tf.nest.map_structure(repeat, state)
         cache = tf.nest.map_structure(repeat, cache)
-        alive = ops.full((batch, beams, width), self.pad_id, "int32")
+        alive = ops.full((batch, beams, length), self.pad_id, "int32")
         # All beams start the same; only beam 0 may extend at first.
         alive_scores = ops.tile(ops.concatenate([
             ops.zeros((1, 1)), ops.full((1, beams - 1), _NEVER)], axis=1),
             (batch, 1))
-        finished = ops.full((batch, beams, width), self.pad_id, "int32")
+        finished = ops.full((batch, beams, length), self.pad_id, "int32")
         finished_scores = ops.full((batch, beams), _NEVER)
 
         def more_to_do(index, alive, alive_scores, finished, finished_scores,
@@ -280,7 +288,7 @@ _NEVER = -1e9
 
 
 def _write_step(outputs, token, index):
-    """`outputs[:, :, index] = token` for `(batch, beams, width)`."""
+    """`outputs[:, :, index] = token` for `(batch, beams, length)`."""
     batch, beams = ops.shape(outputs)[0], ops.shape(outputs)[1]
     grid = (batch, beams)
     indices = ops.stack([

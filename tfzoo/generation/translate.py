@@ -35,7 +35,8 @@ def translate(model, tokenizer, sources, beam_width=1, max_new_tokens=None,
             `Seq2SeqDecoder.beam_search`).
         temperature, top_k, top_p: sampling, with `beam_width=1` (see
             `next_token`); `temperature <= 0` is greedy.
-        seed: int or None; the same seed gives the same samples.
+        seed: int or None; the same seed, sentences and `batch_size` give
+            the same samples.
         use_cache: bool; `False` re-runs the whole model at every step.
         jit_compile: bool; compile the decoding loops with XLA.
         batch_size: int, sentences decoded together.
@@ -45,7 +46,8 @@ def translate(model, tokenizer, sources, beam_width=1, max_new_tokens=None,
 
     Raises:
         ValueError: a source that is not a str, `beam_width < 1`, sampling
-            with beam search, `max_new_tokens` out of range.
+            with beam search, `max_new_tokens` out of range, a negative
+            `length_penalty`.
 
     Example:
     >>> translate(run.model, run.tokenizer, ["File not found"], beam_width=4)
@@ -64,9 +66,11 @@ def translate(model, tokenizer, sources, beam_width=1, max_new_tokens=None,
     if max_new_tokens is not None and not 1 <= max_new_tokens <= longest:
         raise ValueError(f"max_new_tokens must be from 1 to {longest}, got "
                          f"{max_new_tokens}")
-    if seed is None:
-        seed = random.randrange(2**31)
-    key = (use_cache, jit_compile)
+    seed = random.randrange(2**31) if seed is None else seed % 2**31
+    if length_penalty < 0:
+        raise ValueError(f"length_penalty must be at least 0, got "
+                         f"{length_penalty}")
+    key = (id(tokenizer), use_cache, jit_compile)
     translators = _TRANSLATORS.setdefault(model, {})
     if key not in translators:
         translators[key] = Translator(model, tokenizer, use_cache,

@@ -1,4 +1,5 @@
-"""Multi-head attention over another sequence: a decoder reading its encoder."""
+"""Multi-head attention over another sequence: a decoder reads its
+encoder."""
 
 import keras
 from keras import ops

@@ -1,20 +1,26 @@
 """Placeholders in program messages, which a translation must carry over.
 
 Software messages hold slots that the program fills in at run time:
-printf conversions (`%s`, `%d`, `%.*s`, `%lu`; `%2$s` counts as `%s`,
-since a translation may reorder the arguments), command-line options
+printf conversions (`%s`, `%d`, `%.*s`, `%lu`, `%-10s`; `%2$s` counts as
+`%s`, since a translation may reorder the arguments), command-line options
 (`--force`, and `-n` after a space, bracket or slash), shell-style variables
-(`$HOME`, `${name}`) and brace fields (`{0}`, `{name}`). A translation that drops or changes one
-breaks the program; one that keeps them all is usable at least there.
+(`$HOME`, `${name}`) and brace fields (`{0}`, `{name}`). A translation
+that drops or changes one breaks the program; one that keeps them all is
+usable at least there.
 """
 
 import re
 from collections import Counter
 
 PLACEHOLDER = re.compile(
-    r"%(?:\d+\$)?[-+ #0']*(?:\d+|\*)?(?:\.(?:\d+|\*))?"
+    # printf: a '-' flag must come with a width (so "10%-expansion" and
+    # "% of" are no conversions).
+    r"%(?:\d+\$)?(?:[+#0']|-(?=[-+#0']*[\d*]))*(?:\d+|\*)?"
+    r"(?:\.(?:\d+|\*))?"
     r"(?:hh|h|ll|l|L|q|j|z|t|I64|I32)?[diouxXeEfFgGaAcCsSpnm%]"
-    r"|(?:(?<=^)|(?<=[\s\[(/,»«„“\"'‚]))(?:--[A-Za-z][\w-]*|-[A-Za-z](?![\w-]))"
+    # options: after a space, bracket, slash, comma or quote
+    r"|(?:(?<=^)|(?<=[\s\[(/,»«„“\"'‚]))"
+    r"(?:--[A-Za-z][\w-]*|-[A-Za-z](?![\w-]))"
     r"|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?"
     r"|\{[A-Za-z0-9_]*\}"
 )

@@ -27,6 +27,9 @@ class MaskedCrossEntropy(keras.losses.Loss):
         y_true: int `(batch, length)` target ids.
         y_pred: float logits `(batch, length, vocabulary)`.
 
+    Returns:
+        float32 `(batch,)`, whose mean is the loss in nats per real token.
+
     Example:
     >>> loss = MaskedCrossEntropy(pad_id=3, label_smoothing=0.1)
     >>> float(loss([[5, 3]], keras.ops.zeros((1, 2, 10))))  # log(10)
@@ -52,8 +55,12 @@ class MaskedCrossEntropy(keras.losses.Loss):
         per_token = ((1.0 - self.label_smoothing) * nll
                      + self.label_smoothing * smooth)
         mask = ops.cast(y_true != self.pad_id, "float32")
-        # A scalar: Keras' reduction then leaves it as it is.
-        return ops.sum(per_token * mask) / ops.maximum(ops.sum(mask), 1.0)
+        # One value per sentence, scaled so that their mean (Keras'
+        # reduction, which also divides by the replicas of a distributed
+        # step) is the mean over the batch's real tokens.
+        batch = ops.cast(ops.shape(y_true)[0], "float32")
+        return (ops.sum(per_token * mask, axis=-1) * batch
+                / ops.maximum(ops.sum(mask), 1.0))
 
     def get_config(self):
         config = super().get_config()
@@ -70,6 +77,10 @@ class MaskedAccuracy(keras.metrics.Mean):
     Args:
         pad_id: int, the target id to ignore.
         name: str.
+
+    Call arguments (`update_state`):
+        y_true: int `(batch, length)` target ids.
+        y_pred: float logits `(batch, length, vocabulary)`.
     """
 
     def __init__(self, pad_id, name="token_accuracy", **kwargs):
