@@ -28,10 +28,9 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-
 from tfzoo.training import classifier  # noqa: E402
 from tfzoo.training.loader import load_run  # noqa: E402
+from step_timer import StepTimer  # noqa: E402  (bench/, this folder)
 
 RECIPES = {
     "minilm": dict(model="bert-classifier", epochs=3, learning_rate=5e-5),
@@ -89,25 +88,6 @@ def main():
     for name, parameters, metrics, seconds, rate in rows:
         print(f"{name:<12}{parameters:>12,}{metrics['accuracy']:>9.4f}"
               f"{metrics['macro_f1']:>10.4f}{seconds / 60:>9.1f}{rate:>12.0f}")
-
-
-class StepTimer(keras.callbacks.Callback):
-    """Milliseconds per training step, after the first `skip` steps (which
-    include tracing and compiling)."""
-
-    def __init__(self, skip=10):
-        super().__init__()
-        self.skip, self.times = skip, []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.times.append(time.perf_counter() - self.start)
-
-    def ms_per_step(self):
-        return 1000 * sum(self.times[self.skip:]) / len(
-            self.times[self.skip:])
 
 
 def compare_xla(args):

@@ -43,30 +43,12 @@ from tfzoo.generation.translate import translate  # noqa: E402
 from tfzoo.generation.translator import special_token_ids  # noqa: E402
 from tfzoo.training import translation  # noqa: E402
 from tfzoo.training.loader import load_run  # noqa: E402
+from step_timer import StepTimer  # noqa: E402  (bench/, this folder)
 
 TRAIN, DEV = "translation_en_de/train.tsv", "translation_en_de/dev.tsv"
 MODELS = {"transformer": ("seq2seq", "seq2seq-small"),
           "lstm": ("lstm-seq2seq", "lstm-seq2seq")}
 CALIBRATION_STEPS = 40
-
-
-class StepTimer(keras.callbacks.Callback):
-    """Seconds per training step after the first `skip` (which include
-    tracing and compiling)."""
-
-    def __init__(self, skip=15):
-        super().__init__()
-        self.skip, self.times = skip, []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.times.append(time.perf_counter() - self.start)
-
-    def seconds_per_step(self):
-        times = self.times[self.skip:]
-        return sum(times) / len(times)
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -95,7 +77,7 @@ def calibrate(name, args):
     best = None
     for jit_compile in ((True, False) if name == "transformer" else
                         (False,)):
-        timer = StepTimer()
+        timer = StepTimer(skip=15)
         settings = settings_for(name, args.data_dir, steps=CALIBRATION_STEPS,
                                 steps_per_epoch=CALIBRATION_STEPS,
                                 jit_compile=jit_compile)

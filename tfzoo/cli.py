@@ -549,18 +549,24 @@ def _train(args):
               f"A sample:\n\n{sample}\n")
 
 
+def _check_train_and_val(args, kind):
+    """The arguments of the tasks that read --train and --val files
+    (classifiers, translation models), checked before TensorFlow loads."""
+    if not (args.train and args.val):
+        raise ValueError(f"--model {args.model} needs --train and --val")
+    if args.global_batch_size:
+        raise ValueError(f"{kind} take --batch-size (per replica), not "
+                         "--global-batch-size")
+
+
 def _train_classifier(args):
     from tfzoo.training.classifier import (make_classifier_settings,
                                            train_classifier)
 
-    if not (args.train and args.val):
-        raise ValueError(f"--model {args.model} needs --train and --val")
+    _check_train_and_val(args, "classifiers")
     if args.steps:
         raise ValueError("classifiers take --epochs and --steps-per-epoch, "
                          "not --steps")
-    if args.global_batch_size:
-        raise ValueError("classifiers take --batch-size (per replica), not "
-                         "--global-batch-size")
     strategy = _start_strategy(args)
     options = {
         "learning_rate": args.learning_rate,
@@ -626,11 +632,7 @@ def _train_translation(args):
     from tfzoo.training.translation import (make_translation_settings,
                                             train_translation)
 
-    if not (args.train and args.val):
-        raise ValueError(f"--model {args.model} needs --train and --val")
-    if args.global_batch_size:
-        raise ValueError("translation models take --batch-size (per "
-                         "replica), not --global-batch-size")
+    _check_train_and_val(args, "translation models")
     strategy = _start_strategy(args)
     options = {
         "weight_decay": args.weight_decay,
