@@ -83,12 +83,18 @@ def test_train_then_eval(tmp_path, text_file, capsys):
     assert "sample" in tensorboard_tags(os.path.join(logs, "samples"))
     assert has_graph(os.path.join(logs, "train"))
 
+    # Non-overlapping windows, as validation reads them (eval also scores
+    # the text's last partial window, which validation leaves out).
+    assert main(["eval", "--run", run, "--stride", "32"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("the validation text of ")
+    assert "bits/character" in lines[1] and "nats/word" in lines[2]
+    loss = float(lines[1].split()[1])
+    assert loss == pytest.approx(float(rows[1]["val_loss"]), rel=2e-2)
+    # Overlapping windows by default: every token sees 16 tokens or more.
     assert main(["eval", "--run", run]) == 0
-    line = capsys.readouterr().out.strip()
-    assert line.startswith("validation: loss ")
-    assert "bits/character" in line
-    loss = float(line.split()[2])
-    assert loss == pytest.approx(float(rows[1]["val_loss"]), rel=1e-3)
+    default = capsys.readouterr().out.strip().splitlines()
+    assert default[0] == lines[0] and default[1] != lines[1]
 
     # The same command again: the run is complete, nothing changes.
     before = os.path.getmtime(os.path.join(run, "model.keras"))
@@ -108,7 +114,7 @@ def test_lstm_with_subword_tokenizer(tmp_path, text_file, capsys):
     assert os.path.isfile(os.path.join(run, "tokenizer.spm"))
     assert main(["eval", "--run", run, "--split", "train"]) == 0
     out = capsys.readouterr().out
-    assert "train: loss" in out and "bits/character" not in out
+    assert "\nthe train text of " in out and "nats/word" in out
 
 
 def test_resume_after_a_crash(tmp_path, text_file, capsys):
@@ -144,6 +150,8 @@ def test_resume_after_a_crash(tmp_path, text_file, capsys):
         (["--data", "EMPTY"], "holds no text"),
         (["--data", "SHORT"], "fewer than one window"),
         (["--data", "LATIN1"], "not UTF-8"),
+        (["--data", "TEXT", "--tokenizer", "subword", "--vocab-size", "10"],
+         "cannot build a subword vocabulary of 10 pieces"),
         (["--data", "TEXT", "--preset", "gpt-huge"], "unknown preset"),
         (["--data", "TEXT", "--model", "lstm", "--preset", "gpt-tiny"],
          "is a gpt model"),
@@ -293,3 +301,66 @@ def test_export_writes_next_version_and_refuses_bad_names(small_run, tmp_path,
     assert "not a tfzoo run folder" in capsys.readouterr().err
     assert sorted(os.listdir(base)) == ["file", "tiny"]
     assert sorted(os.listdir(os.path.join(base, "tiny"))) == ["1", "2"]
+
+
+def test_val_file_trains_and_evaluates_on_whole_files(tmp_path, small_text,
+                                                      capsys):
+    import numpy as np
+
+    import tfzoo
+    from tfzoo.training.loader import load_run
+
+    (tmp_path / "train.txt").write_text(small_text[:12000])
+    valid = small_text[-3000:]
+    (tmp_path / "valid.txt").write_text(valid)
+    run = str(tmp_path / "run")
+    # A separate process: --deterministic turns op determinism on for good.
+    result = subprocess.run(
+        [sys.executable, "-m", "tfzoo.cli", "train", "--data",
+         str(tmp_path / "train.txt"), "--val", str(tmp_path / "valid.txt"),
+         "--steps", "4", "--deterministic", "--out", run, *QUICK],
+        capture_output=True, text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    # The banner says what runs: Keras turns XLA off under determinism.
+    assert "XLA off (--deterministic)" in result.stdout
+    assert "jit_compile" not in result.stderr
+    # No native chatter at TF_CPP_MIN_LOG_LEVEL=3 (cudart, absl).
+    assert "cuda" not in result.stderr and "absl" not in result.stderr
+    assert "bits_per_character: " in result.stdout  # in the progress bar
+    with open(os.path.join(run, "run.json")) as f:
+        settings = json.load(f)
+    assert settings["validation_data"] == str(tmp_path / "valid.txt")
+    assert settings["validation_fraction"] is None
+    assert "12,000 training and 3,000 validation tokens" in result.stdout
+
+    # eval scores the whole validation file: every character but the
+    # first, as the exported score signature does.
+    assert main(["eval", "--run", run]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (f"the whole of {tmp_path / 'valid.txt'}: 2,999 "
+                        f"tokens scored, {len(valid.split()) + valid.count(chr(10)):,} words")
+    loaded = load_run(run)
+    scored = tfzoo.score(loaded.model, loaded.tokenizer, [valid])
+    loss = float(lines[1].split()[1])
+    assert loss == pytest.approx(
+        -scored["log_likelihood"][0] / scored["token_count"][0], abs=1e-4)
+    # Any file, scored whole; a --split makes no sense for it.
+    assert main(["eval", "--run", run, "--data",
+                 str(tmp_path / "train.txt")]) == 0
+    assert "11,999 tokens scored" in capsys.readouterr().out
+    assert main(["eval", "--run", run, "--data", str(tmp_path / "train.txt"),
+                 "--split", "train"]) == 1
+    assert "is scored whole" in capsys.readouterr().err
+    assert np.isfinite(loss)
+
+
+def test_argument_errors_answer_in_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "tfzoo.cli", "train", "--steps", "0",
+         "--data", "x", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr == ("tfzoo train: error: argument --steps: must be "
+                             "at least 1, got 0 (see tfzoo train --help)\n")
+    assert not (tmp_path / "run").exists()

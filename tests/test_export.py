@@ -27,6 +27,8 @@ from tests.conftest import make_run, make_text
 CONTEXT = 32
 PROMPTS = ["The king", "S", "And old men weep for"]
 TEXTS = ["The king and queen of night.", "x", ""]
+# Token counts around the context, and ten contexts: each is scored whole.
+SCORED_LENGTHS = [CONTEXT - 1, CONTEXT, CONTEXT + 1, 10 * CONTEXT]
 # (model, tokenizer, XLA-compiled decoding loop?)
 COMBINATIONS = [
     ("gpt", "char", True),
@@ -50,12 +52,25 @@ LOADER = textwrap.dedent("""
         text = signature(prompt=tf.constant(prompt), **inputs)["text"]
         return [t.decode("utf-8") for t in text.numpy()]
 
+    def error_of(signature, **inputs):
+        try:
+            signature(**{k: tf.constant(v) for k, v in inputs.items()})
+        except tf.errors.InvalidArgumentError as error:
+            return [line for line in str(error).splitlines()
+                    if "Shape of tensor" in line][0].strip()
+        return "no error"
+
+    with open(sys.argv[1]) as f:
+        long_texts = json.load(f)
+    scalars = {"max_new_tokens": tf.constant(3),
+               "temperature": tf.constant(1.0), "top_k": tf.constant(0),
+               "top_p": tf.constant(1.0), "seed": tf.constant(1, tf.int64)}
     results = {}
-    for path in sys.argv[1:]:
+    for path in sys.argv[2:]:
         loaded = tf.saved_model.load(path)
         generate = loaded.signatures["serving_default"]
         score = loaded.signatures["score"](
-            text=tf.constant(%(texts)r))
+            text=tf.constant(%(texts)r + long_texts[path]))
         results[path] = {
             "signatures": sorted(loaded.signatures),
             "greedy": call(generate, %(prompts)r),
@@ -79,6 +94,13 @@ LOADER = textwrap.dedent("""
                          loaded.generate(tf.constant(["The"]))["text"].numpy()],
             "log_likelihood": score["log_likelihood"].numpy().tolist(),
             "token_count": score["token_count"].numpy().tolist(),
+            "bad_shapes": [
+                error_of(generate, prompt=[["The"]], **scalars),
+                error_of(generate, prompt="The", **scalars),
+                error_of(generate, prompt=["The"],
+                         **{**scalars, "max_new_tokens": [3, 4]}),
+                error_of(loaded.signatures["score"], text=[["The"]]),
+            ],
         }
     results["tfzoo imported"] = any(m.startswith(("tfzoo", "keras_hub"))
                                     for m in sys.modules)
@@ -101,6 +123,37 @@ def build(model_kind, tokenizer_kind):
     return model, tokenizer
 
 
+def text_of_length(tokenizer, length):
+    """A text of exactly `length` tokens of `tokenizer`."""
+    ids = encode(tokenizer, make_text(seed=1))
+    for cut in range(length, length + 20):  # a cut can merge tokens
+        text = tokenizer.detokenize(ids[:cut])
+        text = text.numpy().decode() if hasattr(text, "numpy") else text
+        if len(encode(tokenizer, text)) == length:
+            return text
+    raise AssertionError(f"no text of {length} tokens")
+
+
+def sliding_log_likelihood(model, ids, stride=CONTEXT // 2):
+    """The scoring rule, written out token by token: token t >= 1 is
+    predicted by the window that starts at 0 if t <= L, else at
+    k * stride with k = ceil((t - L) / stride)."""
+    total, window_logits = 0.0, {}
+    for t in range(1, len(ids)):
+        k = 0 if t <= CONTEXT else -(-(t - CONTEXT) // stride)
+        start = k * stride
+        if start not in window_logits:
+            window = np.zeros(CONTEXT, np.int32)
+            piece = ids[start:start + CONTEXT]
+            window[:len(piece)] = piece
+            window_logits[start] = np.asarray(model(window[None]),
+                                              np.float64)[0]
+        logits = window_logits[start][t - start - 1]
+        logits = logits - logits.max()
+        total += logits[ids[t]] - np.log(np.exp(logits).sum())
+    return total
+
+
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
     """Runs, their exports, and what a fresh process reads from them."""
@@ -118,8 +171,13 @@ def exports(tmp_path_factory):
                           jit_compile=xla)
         exported[name] = (path, model, tokenizer)
     paths = [path for path, _, _ in exported.values()]
+    long_texts = root / "long_texts.json"
+    long_texts.write_text(json.dumps({
+        path: [text_of_length(tokenizer, n) for n in SCORED_LENGTHS]
+        for path, _, tokenizer in exported.values()}))
     loaded = subprocess.run(
-        [sys.executable, "-c", LOADER, *paths], capture_output=True,
+        [sys.executable, "-c", LOADER, str(long_texts), *paths],
+        capture_output=True,
         text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
     assert loaded.returncode == 0, loaded.stderr[-3000:]
@@ -156,17 +214,31 @@ def test_exported_greedy_equals_in_process_greedy(exports):
 def test_score_is_the_models_log_likelihood(exports):
     _, exported, results = exports
     for path, model, tokenizer in exported.values():
-        for i, text in enumerate(TEXTS):
+        texts = TEXTS + [text_of_length(tokenizer, n) for n in SCORED_LENGTHS]
+        in_python = tfzoo.score(model, tokenizer, texts)
+        for i, text in enumerate(texts):
             ids = encode(tokenizer, text)
-            expected = 0.0
-            if len(ids) > 1:
-                logits = np.asarray(model(ids[None]))[0, :-1]
-                logits = logits - logits.max(-1, keepdims=True)
-                log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
-                expected = log_p[np.arange(len(ids) - 1), ids[1:]].sum()
+            expected = sliding_log_likelihood(model, ids)
             assert results[path]["token_count"][i] == max(len(ids) - 1, 0)
-            assert results[path]["log_likelihood"][i] == pytest.approx(
-                expected, rel=1e-4, abs=1e-4)
+            assert in_python["token_count"][i] == max(len(ids) - 1, 0)
+            for found in (results[path]["log_likelihood"][i],
+                          in_python["log_likelihood"][i]):
+                assert found == pytest.approx(expected, rel=1e-4, abs=1e-3)
+
+
+def test_bad_input_shapes_are_named(exports):
+    _, exported, results = exports
+    for path, _, _ in exported.values():
+        assert results[path]["bad_shapes"] == [
+            "Shape of tensor prompt [1,1] is not compatible with expected "
+            "shape [?].",
+            "Shape of tensor prompt [] is not compatible with expected "
+            "shape [?].",
+            "Shape of tensor max_new_tokens [2] is not compatible with "
+            "expected shape [].",
+            "Shape of tensor text [1,1] is not compatible with expected "
+            "shape [?].",
+        ]
 
 
 def test_serving_clamps_odd_inputs(exports):

@@ -20,6 +20,7 @@ import sys
 # answer at once; each command imports what it runs.
 from tfzoo.choices import (MODELS, OPTIMIZERS, PRECISIONS, QUOTING,
                            STRATEGIES, TASKS, TOKENIZERS, task_of)
+from tfzoo.console import quiet_native_logs
 from tfzoo.presets import (DEFAULT_PRESETS, ENCODER_MAX_SEQUENCE_LENGTH,
                            PRESETS)
 
@@ -34,6 +35,14 @@ def _positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """Answers a bad argument in one line, without the usage text."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} "
+                  "--help)\n")
 
 
 class _DefaultsHelpFormatter(argparse.HelpFormatter):
@@ -96,6 +105,13 @@ def _train_parser(subparsers):
         "line): a text file, a folder of text files, or a TFDS name such as "
         "tiny_shakespeare",
     )
+    parser.add_argument(
+        "--val",
+        help="validation data, in the form the task trains on: language "
+        "models a file, folder or TFDS name (its validation split), validated "
+        "whole while --data trains whole; classifiers labelled examples; "
+        "translation sentence pairs (default for language models: the last "
+        "--validation-fraction of --data)")
     _add_data_arguments(parser)
     classifier = parser.add_argument_group(
         "classifiers", "bert-classifier, transformer-classifier and "
@@ -103,8 +119,6 @@ def _train_parser(subparsers):
         "glue/sst2); texts longer than --max-sequence-length tokens are "
         "truncated")
     classifier.add_argument("--train", help="labelled training examples "
-                            "(translation: sentence pairs)")
-    classifier.add_argument("--val", help="labelled validation examples "
                             "(translation: sentence pairs)")
     classifier.add_argument(
         "--init", help="bert-classifier: start from a Hugging Face BERT "
@@ -193,9 +207,10 @@ def _train_parser(subparsers):
                             dest="max_sequence_length", help=argparse.SUPPRESS)
     parser.add_argument("--dropout", type=float,
                         help="default: the preset's")
-    parser.add_argument("--validation-fraction", type=float, default=0.1,
-                        help="last fraction of a file's characters used "
-                        "for validation (TFDS datasets use their own split)")
+    parser.add_argument("--validation-fraction", type=float,
+                        help="without --val: the last fraction of --data's "
+                        "characters used for validation (default: 0.1; "
+                        "TFDS datasets use their own split)")
     parser.add_argument("--seed", type=int, default=1337,
                         help="seeds the weights, the data order and dropout")
     parser.add_argument(
@@ -223,18 +238,30 @@ def _eval_parser(subparsers):
         subparsers,
         "eval",
         help="evaluate a trained run",
-        description="Print loss, perplexity (and bits per character for "
-        "character models) of a run's model on a split of its data.",
+        description="Language models: score a text whole (overlapping "
+        "windows, every token but the first predicted once) and print loss "
+        "and perplexity per token, bits per character, and loss and "
+        "perplexity per word. Classifiers: accuracy, macro F1 and the "
+        "confusion matrix. Translation: loss, BLEU and chrF.",
     )
     parser.add_argument("--run", required=True, help="the run folder")
-    parser.add_argument("--data", help="default: the run's validation data "
-                        "(language models: its text, split as in training)")
+    parser.add_argument(
+        "--data", help="what to score: a file or folder (language models "
+        "score it whole), or a TFDS name (default: the run's validation "
+        "data)")
     _add_data_arguments(parser)
     parser.add_argument("--split", choices=["validation", "train"],
-                        default="validation",
-                        help="language models: which part of the data")
+                        help="language models: the part of the run's data, "
+                        "or of a TFDS dataset, to score (default: "
+                        "validation)")
+    parser.add_argument("--stride", type=_positive_int,
+                        help="language models: tokens between scoring "
+                        "windows; each token sees at least max sequence "
+                        "length - stride tokens of context (default: half "
+                        "the max sequence length; equal to it: windows that "
+                        "do not overlap)")
     parser.add_argument("--batch-size", type=_positive_int,
-                        help="default: the run's (64 for classifiers)")
+                        help="default: the run's (64 for translation)")
     parser.add_argument("--beam-width", type=_positive_int, default=4,
                         help="translation: the beam search scored beside "
                         "greedy decoding (1: greedy only)")
@@ -507,8 +534,7 @@ def _train(args):
         return _train_masked_lm(args)
     if task == "translation":
         return _train_translation(args)
-    if not args.data:
-        raise ValueError(f"--model {args.model} needs --data")
+    _check_data_and_val(args)
     strategy = _start_strategy(args)
     from tfzoo.training.language_model import make_settings, train
 
@@ -531,7 +557,8 @@ def _train(args):
         clip_norm=args.clip_norm,
         max_sequence_length=args.max_sequence_length,
         dropout=args.dropout,
-        validation_fraction=args.validation_fraction,
+        validation_fraction=args.validation_fraction or 0.1,
+        validation_data=args.val,
         seed=args.seed,
         jit_compile=not args.no_xla,
         precision=args.precision,
@@ -547,6 +574,15 @@ def _train(args):
     if sample is not None:
         print(f"\nModel saved to {os.path.join(args.out, 'model.keras')}. "
               f"A sample:\n\n{sample}\n")
+
+
+def _check_data_and_val(args):
+    """The arguments of the tasks that read --data (language models,
+    bert-mlm), checked before TensorFlow loads."""
+    if not args.data:
+        raise ValueError(f"--model {args.model} needs --data")
+    if args.val and args.validation_fraction is not None:
+        raise ValueError("give --val or --validation-fraction, not both")
 
 
 def _check_train_and_val(args, kind):
@@ -601,8 +637,7 @@ def _train_classifier(args):
 def _train_masked_lm(args):
     from tfzoo.training.masked_lm import make_mlm_settings, train_masked_lm
 
-    if not args.data:
-        raise ValueError(f"--model {args.model} needs --data")
+    _check_data_and_val(args)
     if args.global_batch_size or args.precision != "float32":
         raise ValueError(f"--model {args.model} takes --batch-size (per "
                          "replica) and float32 only")
@@ -619,7 +654,8 @@ def _train_masked_lm(args):
         "max_sequence_length": args.max_sequence_length,
     }
     settings = make_mlm_settings(
-        args.data, validation_fraction=args.validation_fraction,
+        args.data, validation_fraction=args.validation_fraction or 0.1,
+        validation_data=args.val,
         seed=args.seed,
         **{k: v for k, v in options.items() if v is not None})
     train_masked_lm(settings, args.out, data_dir=args.data_dir,
@@ -713,7 +749,7 @@ def _eval_classifier(run, args):
 
     metrics = classifier.evaluate(run, data=args.data,
                                   data_dir=args.data_dir,
-                                  batch_size=args.batch_size or 64)
+                                  batch_size=args.batch_size)
     print(f"accuracy {metrics['accuracy']:.4f}, macro F1 "
           f"{metrics['macro_f1']:.4f} ({metrics['examples']:,} examples)")
     names = metrics["labels"]
@@ -771,16 +807,19 @@ def _eval(args):
         data_dir=args.data_dir,
         split=args.split,
         batch_size=args.batch_size,
+        stride=args.stride,
     )
-    line = (f"{args.split}: loss {metrics['loss']:.4f} nats/token, "
-            f"perplexity {metrics['perplexity']:.3f}")
-    if "bits_per_character" in metrics:
-        line += f", {metrics['bits_per_character']:.4f} bits/character"
-    print(line + f" ({metrics['tokens']:,} tokens)")
+    print(f"{metrics['source']}: {metrics['tokens']:,} tokens scored, "
+          f"{metrics['words']:,} words")
+    print(f"loss {metrics['loss']:.4f} nats/token, perplexity "
+          f"{metrics['perplexity']:.3f}, "
+          f"{metrics['bits_per_character']:.4f} bits/character")
+    print(f"loss {metrics['loss_per_word']:.4f} nats/word, word perplexity "
+          f"{metrics['word_perplexity']:.2f}")
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROGRAM,
         description="tfzoo: Keras 3 language models (GPT, LSTM, BERT, "
         "encoder-decoder translation): train with model.fit, evaluate, "
@@ -801,7 +840,8 @@ def main(argv=None):
     """Entry point of the `tfzoo` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        args.command(args)
+        with quiet_native_logs():
+            args.command(args)
     except (ValueError, OSError) as error:
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)
         return 1

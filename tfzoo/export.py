@@ -19,6 +19,7 @@ import tempfile
 
 import tensorflow as tf
 
+from tfzoo.generation.signatures import serving_function
 from tfzoo.generation.text_generator import TextGenerator
 from tfzoo.generation.translator import Translator
 from tfzoo.training.loader import load_run
@@ -188,7 +189,7 @@ class ClassifierServer(tf.Module):
             return {"probabilities": probabilities, "label_id": label_id,
                     "label": tf.gather(self.labels, label_id)}
 
-        self.classify = tf.function(classify, input_signature=[
+        self.classify = serving_function(classify, [
             tf.TensorSpec([None], tf.string, name="text"),
             tf.TensorSpec([None], tf.string, name="text_pair"),
         ])

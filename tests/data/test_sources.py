@@ -66,7 +66,7 @@ def test_empty_folder(tmp_path):
         load_text_splits(str(tmp_path))
 
 
-def test_tiny_shakespeare_file_and_tfds(shared_data_dir):
+def test_tiny_shakespeare_file_and_tfds(shared_data_dir, caplog):
     train, validation = load_text_splits(
         os.path.join("tiny_shakespeare", "input.txt"), shared_data_dir)
     assert (len(train), len(validation)) == (1003854, 111540)
@@ -81,6 +81,24 @@ def test_tiny_shakespeare_file_and_tfds(shared_data_dir):
               encoding="utf-8") as f:
         text = f.read()
     assert validation == text[1003854:1003854 + 55770]
+    # No deprecation chatter from TFDS (tfzoo reads `tf_dtype`).
+    assert "is deprecated" not in caplog.text
+    # A separate validation source is read whole; a TFDS one gives its
+    # validation split.
+    path = os.path.join("tiny_shakespeare", "input.txt")
+    train, validation = load_text_splits(path, shared_data_dir,
+                                         validation_source="tiny_shakespeare")
+    assert (len(train), len(validation)) == (len(text), 55770)
+
+
+def test_a_validation_file_is_read_whole(tmp_path):
+    (tmp_path / "train.txt").write_text("a" * 100)
+    (tmp_path / "valid.txt").write_text("b" * 30)
+    assert load_text_splits(str(tmp_path / "train.txt"),
+                            validation_source=str(tmp_path / "valid.txt"),
+                            ) == ("a" * 100, "b" * 30)
+    with pytest.raises(ValueError, match="no such file or folder: nope"):
+        load_text_splits(str(tmp_path / "train.txt"), validation_source="nope")
 
 
 def test_text_as_tools_save_it(tmp_path):

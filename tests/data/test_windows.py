@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from tfzoo.data import count_windows, evaluation_windows, training_windows
+from tfzoo.data.windows import scoring_windows
 
 IDS = np.arange(1000, dtype=np.int32) % 97
 
@@ -49,3 +50,48 @@ def test_text_shorter_than_a_window():
         training_windows(IDS[:16], 16, 4, 5)
     with pytest.raises(ValueError, match="validation text has 10 tokens"):
         evaluation_windows(IDS[:10], 16, 4)
+
+
+def counted_positions(lengths, max_sequence_length, stride, width=None):
+    """For each text, the positions its windows count, and the context
+    each counted position sees (from `scoring_windows`)."""
+    width = width or max(lengths)
+    ids = np.zeros((len(lengths), width), np.int32)
+    for row, length in enumerate(lengths):
+        ids[row, :length] = np.arange(1, length + 1)  # id = position + 1
+    windows, counted, text_index = (
+        t.numpy() for t in scoring_windows(ids, lengths, max_sequence_length,
+                                           stride))
+    positions = {row: [] for row in range(len(lengths))}
+    for window, mask, row in zip(windows, counted, text_index):
+        targets = window[1:][mask] - 1
+        contexts = np.flatnonzero(mask) + 1  # tokens read before the target
+        positions[row] += list(zip(targets.tolist(), contexts.tolist()))
+    return positions
+
+
+@pytest.mark.parametrize("length", [1, 2, 15, 16, 17, 160, 161])
+@pytest.mark.parametrize("stride", [1, 5, 8, 16])
+def test_scoring_windows_count_every_token_but_the_first_once(length,
+                                                              stride):
+    positions = counted_positions([length, 3], 16, stride)
+    targets = [target for target, _ in positions[0]]
+    assert sorted(targets) == list(range(1, length))
+    assert positions[1] == [(1, 1), (2, 2)]  # a short text in the batch
+    for target, context in positions[0]:
+        # Every token before it, or at least L - stride of them.
+        assert context == target or context >= 16 - stride
+
+
+def test_scoring_windows_of_stride_l_do_not_overlap():
+    windows, counted, _ = scoring_windows(IDS[None], [len(IDS)], 16, 16)
+    assert windows.shape == (63, 17)  # ceil(999 / 16)
+    np.testing.assert_array_equal(windows.numpy()[:62], np.stack(
+        [IDS[s:s + 17] for s in range(0, 62 * 16, 16)]))
+    assert int(np.sum(counted)) == len(IDS) - 1
+
+
+@pytest.mark.parametrize("stride", [0, 17])
+def test_scoring_windows_refuse_a_stride_outside_1_to_l(stride):
+    with pytest.raises(ValueError, match="stride must be from 1 to"):
+        scoring_windows(IDS[None], [len(IDS)], 16, stride)

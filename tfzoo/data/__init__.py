@@ -1,6 +1,7 @@
 """Text sources and `tf.data` window pipelines."""
 
-from tfzoo.data.sources import data_dir, load_text_splits, split_text
+from tfzoo.data.sources import (data_dir, load_text, load_text_splits,
+                                 split_text)
 from tfzoo.data.windows import (
     count_windows,
     evaluation_windows,
@@ -11,6 +12,7 @@ __all__ = [
     "count_windows",
     "data_dir",
     "evaluation_windows",
+    "load_text",
     "load_text_splits",
     "split_text",
     "training_windows",

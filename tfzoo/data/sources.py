@@ -1,13 +1,15 @@
 """Where training text comes from: a file, a folder of files, or TFDS.
 
-`load_text_splits(source)` returns `(train_text, validation_text)`:
+`load_text(source)` returns a source's whole text (a TFDS dataset: one
+split); `load_text_splits(source)` returns `(train_text, validation_text)`:
 
 - a text file: its first 90% of characters train, the last 10% validate
   (nanoGPT's split; `validation_fraction` changes it);
 - a folder: every regular file below it (sorted by path, hidden files
   skipped) concatenated, then split the same way;
 - a TensorFlow Datasets name such as `tiny_shakespeare`: its own `train`
-  and `validation` splits (`test` if it has no `validation`).
+  and `validation` splits (`test` if it has no `validation`);
+- with a separate validation source (`--val`), the whole of each.
 
 A source is looked up in this order: a path that exists as given; a TFDS
 name; a path inside the data directory (`--data-dir` or `TFZOO_DATA_DIR`).
@@ -91,10 +93,17 @@ def split_text(text, validation_fraction=0.1):
     return text[:cut], text[cut:]
 
 
-def load_tfds_text(name, directory=None):
-    """Train and validation text of a TFDS dataset, examples joined by "\\n".
+def load_tfds_text(name, directory=None, split="train"):
+    """One split of a TFDS dataset as text, examples joined by "\\n".
 
-    Returns `None` if TFDS has no dataset of that name.
+    Args:
+        name: str, a TFDS name such as `tiny_shakespeare`.
+        directory: str or None, the data directory.
+        split: `"train"` or `"validation"` (the dataset's `test` split if it
+            has no `validation`).
+
+    Returns:
+        The text, or `None` if TFDS has no dataset of that name.
 
     Offline, a dataset that TFDS downloads from a URL (like
     `tiny_shakespeare`) accepts the file as a manual download from
@@ -114,40 +123,49 @@ def load_tfds_text(name, directory=None):
     builder.download_and_prepare(download_config=download_config)
 
     splits = builder.info.splits
-    validation_split = "validation" if "validation" in splits else "test"
+    if split == "validation" and "validation" not in splits:
+        split = "test"
     text_feature = next(
         key
         for key, feature in builder.info.features.items()
-        if getattr(feature, "dtype", None) is not None
-        and feature.dtype.name == "string"
+        # tf_dtype, not dtype: TFDS logs a deprecation warning for `dtype`.
+        if getattr(feature, "tf_dtype", None) is not None
+        and feature.tf_dtype.name == "string"
+    )
+    dataset = builder.as_dataset(split=split)
+    return "\n".join(
+        example[text_feature].decode("utf-8")
+        for example in tfds.as_numpy(dataset)
     )
 
-    def split_text_of(split):
-        dataset = builder.as_dataset(split=split)
-        return "\n".join(
-            example[text_feature].decode("utf-8")
-            for example in tfds.as_numpy(dataset)
-        )
 
-    return split_text_of("train"), split_text_of(validation_split)
+def is_tfds_name(source):
+    """Whether `source` names a TFDS dataset (and no path as given)."""
+    if os.path.exists(source) or not _TFDS_NAME.match(source):
+        return False
+    import tensorflow_datasets as tfds
+
+    try:
+        tfds.builder(source)
+    except tfds.core.registered.DatasetNotFoundError:
+        return False
+    return True
 
 
-def load_text_splits(source, directory=None, validation_fraction=0.1):
-    """`(train_text, validation_text)` for a path or a TFDS name.
+def load_text(source, directory=None, split="train"):
+    """The whole text of a file or folder, or one split of a TFDS dataset.
+
+    Args:
+        source: str, a path or a TFDS name (see the module docstring).
+        directory: str or None, the data directory.
+        split: `"train"` or `"validation"`: the TFDS split (a file or
+            folder is read whole).
 
     Raises:
         ValueError: the source does not exist, is empty or is not UTF-8.
-
-    Example:
-    >>> train, val = load_text_splits("tiny_shakespeare/input.txt",
-    ...                               directory="../shared/data")
-    >>> len(train), len(val)
-    (1003854, 111540)
     """
-    if not os.path.exists(source) and _TFDS_NAME.match(source):
-        texts = load_tfds_text(source, directory)
-        if texts is not None:
-            return texts
+    if is_tfds_name(source):
+        return load_tfds_text(source, directory, split)
     path = resolve_path(source, directory)
     if path is None:
         raise ValueError(f"no such file or folder: {source}")
@@ -157,4 +175,32 @@ def load_text_splits(source, directory=None, validation_fraction=0.1):
         text = read_text_file(path)
     if not text.strip():
         raise ValueError(f"{path} holds no text")
-    return split_text(text, validation_fraction)
+    return text
+
+
+def load_text_splits(source, directory=None, validation_fraction=0.1,
+                     validation_source=None):
+    """`(train_text, validation_text)` for a path or a TFDS name.
+
+    Without `validation_source`, a file or folder is split by
+    `validation_fraction` (its last characters validate) and a TFDS dataset
+    gives its own splits. With it, `source` trains whole (a TFDS dataset:
+    its train split) and `validation_source` validates whole (a TFDS
+    dataset: its validation split).
+
+    Raises:
+        ValueError: a source does not exist, is empty or is not UTF-8.
+
+    Example:
+    >>> train, val = load_text_splits("tiny_shakespeare/input.txt",
+    ...                               directory="../shared/data")
+    >>> len(train), len(val)
+    (1003854, 111540)
+    """
+    if validation_source is not None:
+        return (load_text(source, directory, "train"),
+                load_text(validation_source, directory, "validation"))
+    if is_tfds_name(source):
+        return (load_tfds_text(source, directory, "train"),
+                load_tfds_text(source, directory, "validation"))
+    return split_text(load_text(source, directory), validation_fraction)

@@ -106,3 +106,70 @@ def evaluation_windows(token_ids, max_sequence_length, batch_size):
         .map(_split_window, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+def default_stride(max_sequence_length):
+    """Half the max sequence length (at least 1): the stride of
+    `scoring_windows` unless one is given."""
+    return max(1, max_sequence_length // 2)
+
+
+def scoring_windows(token_ids, lengths, max_sequence_length, stride):
+    """Windows that score whole texts of any length, each token once.
+
+    Window `k` of a text reads its tokens `[k * stride, k * stride + L)`
+    (`L` = `max_sequence_length`) and predicts the next `L`. The first
+    window counts all its predictions; each later window counts only the
+    tokens no earlier window predicted: its last `stride` ones, which thus
+    see at least `L - stride` tokens of context. Every token but a text's
+    first (which has no context) is counted exactly once, so a text of `n`
+    tokens has `n - 1` counted predictions. With `stride == L` the windows
+    do not overlap (faster, less context for the first tokens of each).
+
+    Built from TensorFlow ops, so it runs eagerly (`tfzoo eval`) and in a
+    SavedModel's graph (the `score` signature) alike.
+
+    Args:
+        token_ids: int32 tensor `(batch, length)`, the texts' token ids,
+            padded at the end.
+        lengths: int32 tensor `(batch,)`, each text's number of tokens.
+        max_sequence_length: int, `L`.
+        stride: int from 1 to `L`, in tokens.
+
+    Returns:
+        `(windows, counted, text_index)`: int32 `(num_windows, L + 1)` (a
+        window's inputs are `[:, :-1]`, its targets `[:, 1:]`), bool
+        `(num_windows, L)` (the targets counted), and int32
+        `(num_windows,)`, the text each window belongs to. Windows that
+        count nothing (past a short text's end) are left out.
+
+    Raises:
+        ValueError: a stride outside `[1, L]`.
+    """
+    if not 1 <= stride <= max_sequence_length:
+        raise ValueError(f"the stride must be from 1 to the max sequence "
+                         f"length {max_sequence_length}, got {stride}")
+    token_ids = tf.convert_to_tensor(token_ids, tf.int32)
+    lengths = tf.convert_to_tensor(lengths, tf.int32)
+    batch, width = tf.shape(token_ids)[0], tf.shape(token_ids)[1]
+    num_windows = 1 + (tf.maximum(width - 1 - max_sequence_length, 0)
+                       + stride - 1) // stride
+    starts = tf.range(num_windows) * stride
+    positions = starts[:, None] + tf.range(max_sequence_length + 1)[None, :]
+    padded_width = starts[-1] + max_sequence_length + 1
+    token_ids = tf.pad(token_ids, [[0, 0], [0, padded_width - width]])
+    windows = tf.gather(token_ids, positions, axis=1)  # (batch, W, L + 1)
+    # A target counts if no earlier window predicted it and the text has it.
+    targets = positions[:, 1:]
+    last_predicted_before = tf.concat(
+        [[0], starts[:-1] + max_sequence_length], axis=0)
+    counted = ((targets > last_predicted_before[:, None])[None]
+               & (targets[None] < lengths[:, None, None]))
+    text_index = tf.broadcast_to(tf.range(batch)[:, None],
+                                 [batch, num_windows])
+    windows = tf.reshape(windows, [-1, max_sequence_length + 1])
+    counted = tf.reshape(counted, [-1, max_sequence_length])
+    text_index = tf.reshape(text_index, [-1])
+    keep = tf.reduce_any(counted, axis=1)
+    return (tf.boolean_mask(windows, keep), tf.boolean_mask(counted, keep),
+            tf.boolean_mask(text_index, keep))

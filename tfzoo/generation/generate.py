@@ -78,6 +78,36 @@ def generate(
     return texts[0] if single else texts
 
 
+def score(model, tokenizer, texts):
+    """The log-likelihood of each text under the model, scored whole.
+
+    The exported `score` signature's computation (`TextGenerator.score`):
+    overlapping windows of the max sequence length with a stride of half
+    of it, every token but the first predicted once
+    (`tfzoo.generation.scoring`).
+
+    Args:
+        model: a `TransformerLM` or `LSTMLM`.
+        tokenizer: its tokenizer.
+        texts: a list of str, of any lengths.
+
+    Returns:
+        dict: `log_likelihood`, float32 array `(len(texts),)` in nats, and
+        `token_count`, int32 array, the tokens scored; the perplexity of a
+        text is `exp(-log_likelihood / token_count)`.
+
+    Example:
+    >>> score(model, tokenizer, ["To be, or not to be"])
+    {'log_likelihood': array([-31.2], dtype=float32), 'token_count': ...}
+    """
+    if isinstance(texts, str):
+        raise ValueError("give a list of texts")
+    texts = [valid_text(text) for text in texts]
+    generator = _text_generator(model, tokenizer, True, True, None)
+    results = generator.score(tf.constant(texts, tf.string))
+    return {name: value.numpy() for name, value in results.items()}
+
+
 def _check_arguments(model, prompts, max_new_tokens, top_p):
     if not prompts:
         raise ValueError("give at least one prompt")

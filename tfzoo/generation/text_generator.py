@@ -12,9 +12,10 @@ They never fail on odd input; they clamp instead (documented on each).
 """
 
 import tensorflow as tf
-from keras import ops
 
+from tfzoo.generation import scoring
 from tfzoo.generation.decoding import Decoder
+from tfzoo.generation.signatures import serving_function
 
 DEFAULT_MAX_NEW_TOKENS = 100
 RANDOM_SEED = -1  # the `seed` input's default: draw a fresh seed per call
@@ -66,9 +67,9 @@ class TextGenerator(tf.Module):
             )
             return {"text": text}
 
-        self.generate = tf.function(
+        self.generate = serving_function(
             generate,
-            input_signature=[
+            [
                 tf.TensorSpec([None], tf.string, name="prompt"),
                 tf.TensorSpec([], tf.int32, name="max_new_tokens"),
                 tf.TensorSpec([], tf.float32, name="temperature"),
@@ -77,10 +78,8 @@ class TextGenerator(tf.Module):
                 tf.TensorSpec([], tf.int64, name="seed"),
             ],
         )
-        self.score = tf.function(
-            self._score,
-            input_signature=[tf.TensorSpec([None], tf.string, name="text")],
-        )
+        self.score = serving_function(
+            self._score, [tf.TensorSpec([None], tf.string, name="text")])
 
     def _token_ids(self, text):
         """Ragged token ids; invalid UTF-8 bytes become U+FFFD first."""
@@ -134,30 +133,18 @@ class TextGenerator(tf.Module):
         return tf.where(max_new_tokens > 0, text, "")
 
     def _score(self, text):
-        """Sum of `log p(token_t | tokens before t)` for `t >= 1`.
-
-        A text longer than the context is scored on its first
-        `max_sequence_length` tokens; `token_count` is the number of tokens
-        scored (predicted), so `exp(-log_likelihood / token_count)` is the
-        perplexity. An empty or one-token text scores 0 over 0 tokens.
+        """Sum of `log p(token_t | tokens before t)` for `t >= 1`, over the
+        whole text, however long: windows of `max_sequence_length` tokens
+        with a stride of half that (`tfzoo.generation.scoring`).
+        `token_count` is the number of tokens scored (every token but the
+        first), so `exp(-log_likelihood / token_count)` is the perplexity.
+        An empty or one-token text scores 0 over 0 tokens.
         """
-        ids = self._token_ids(text)[:, : self.max_sequence_length]
+        ids = self._token_ids(text)
         lengths = tf.cast(ids.row_lengths(), tf.int32)
-        ids = tf.pad(ids.to_tensor(), [[0, 0], [0, 1]])  # width >= 1
-        logits = self.model(ids, training=False)
-        log_probabilities = ops.log_softmax(logits[:, :-1], axis=-1)
-        targets = ids[:, 1:]
-        picked = ops.take_along_axis(
-            log_probabilities, targets[:, :, None], axis=-1
-        )[:, :, 0]
-        predicted = tf.range(1, tf.shape(ids)[1])[None, :] < lengths[:, None]
-        log_likelihood = tf.reduce_sum(
-            tf.where(predicted, picked, tf.zeros_like(picked)), axis=1
-        )
-        return {
-            "log_likelihood": log_likelihood,
-            "token_count": tf.maximum(lengths - 1, 0),
-        }
+        log_likelihood, token_count = scoring.log_likelihood(
+            self.model, ids.to_tensor(), lengths)
+        return {"log_likelihood": log_likelihood, "token_count": token_count}
 
 
 def _int32_pair(seed):

@@ -14,6 +14,7 @@ It never fails on odd input; it clamps instead (see `_translate`).
 import tensorflow as tf
 
 from tfzoo.generation.seq2seq_decoding import Seq2SeqDecoder
+from tfzoo.generation.signatures import serving_function
 
 MAX_BEAM_WIDTH = 8  # the signature's beam_width is clamped to [1, this]
 DEFAULT_LENGTH_PENALTY = 0.6  # GNMT's alpha (Wu et al., 2016)
@@ -68,7 +69,7 @@ class Translator(tf.Module):
             return {"translation": self._translate(
                 source, beam_width, max_new_tokens)}
 
-        self.translate = tf.function(translate, input_signature=[
+        self.translate = serving_function(translate, [
             tf.TensorSpec([None], tf.string, name="source"),
             tf.TensorSpec([], tf.int32, name="beam_width"),
             tf.TensorSpec([], tf.int32, name="max_new_tokens"),

@@ -40,6 +40,11 @@ def train_subword_tokenizer(text, vocabulary_size=2000, model_type="bpe",
         A `keras_hub.tokenizers.SentencePieceTokenizer`; it tokenizes and
         detokenizes `tf.string` tensors in-graph (tensorflow-text ops).
 
+    Raises:
+        ValueError: a vocabulary size SentencePiece cannot build for this
+            text (smaller than its characters, the special tokens and the
+            256 bytes need), with SentencePiece's reason.
+
     Example:
     >>> text = "to be or not to be, that is the question\\n" * 50
     >>> tokenizer = train_subword_tokenizer(text, vocabulary_size=300)
@@ -57,6 +62,18 @@ def train_subword_tokenizer(text, vocabulary_size=2000, model_type="bpe",
         for i in range(0, len(text), _CHUNK_CHARACTERS)
     ]
     model = io.BytesIO()
+    try:
+        _train_sentencepiece(chunks, model, vocabulary_size, model_type,
+                             pad_id)
+    except RuntimeError as error:  # SentencePiece's checks of the settings
+        reason = str(error).split("] ")[-1].split(". Increase")[0]
+        raise ValueError(f"cannot build a subword vocabulary of "
+                         f"{vocabulary_size} pieces for this text: "
+                         f"{reason} (see --vocab-size)") from None
+    return subword_tokenizer_from_proto(model.getvalue())
+
+
+def _train_sentencepiece(chunks, model, vocabulary_size, model_type, pad_id):
     sentencepiece.SentencePieceTrainer.train(
         sentence_iterator=iter(chunks),
         model_writer=model,
@@ -76,7 +93,6 @@ def train_subword_tokenizer(text, vocabulary_size=2000, model_type="bpe",
         pad_id=pad_id,
         minloglevel=2,
     )
-    return subword_tokenizer_from_proto(model.getvalue())
 
 
 def subword_tokenizer_from_proto(proto):

@@ -1,5 +1,5 @@
 """Keras callbacks for training: language-model and translation samples,
-bits per character, a stop at a diverged loss, the model graph."""
+a stop at a diverged loss, the model graph."""
 
 import math
 
@@ -8,24 +8,6 @@ import tensorflow as tf
 
 from tfzoo.generation import generate
 from tfzoo.generation.translate import translate
-
-
-class BitsPerCharacter(keras.callbacks.Callback):
-    """Adds `bits_per_character` (and `val_...`) to the epoch logs.
-
-    For a character-level model the loss in nats per token is the loss in
-    nats per character, so bits per character is `loss / ln 2`. Place this
-    callback before `TensorBoard` so that TensorBoard logs it too.
-    """
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is None:
-            return
-        for prefix in ("", "val_"):
-            if prefix + "loss" in logs:
-                logs[prefix + "bits_per_character"] = (
-                    logs[prefix + "loss"] / math.log(2)
-                )
 
 
 class EveryNSteps(keras.callbacks.Callback):

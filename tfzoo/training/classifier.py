@@ -10,9 +10,11 @@ preprocessor, `tfzoo.text.saving`) and `labels.json` (the class names, in
 label-id order).
 """
 
+import contextlib
 import json
 import math
 import os
+import sys
 
 import keras
 import numpy as np
@@ -239,17 +241,27 @@ def _encoder_and_preprocessor(settings, train):
 
 
 def predict_probabilities(model, preprocessor, texts, pairs=None,
-                          batch_size=64):
-    """Class probabilities `(len(texts), num_classes)` as a numpy array."""
+                          batch_size=64, verbose=False):
+    """Class probabilities `(len(texts), num_classes)` as a numpy array.
+
+    The texts go in length buckets, as in training, through one compiled
+    step (a graph per bucket shape); `verbose` shows a progress bar (in
+    examples) on stderr.
+    """
     labelled = LabelledText(texts, ["0"] * len(texts), pairs)
     dataset = classification_dataset(
         preprocessor, labelled, np.arange(len(texts), dtype=np.int32),
         batch_size)
     probabilities = np.zeros((len(texts), model.output_shape[-1]), "float32")
-    for inputs, index in dataset:  # buckets reorder examples; index restores
-        logits = model(inputs, training=False)
-        probabilities[index.numpy()] = keras.ops.convert_to_numpy(
-            keras.ops.softmax(logits, axis=-1))
+    predict = tf.function(
+        lambda inputs: keras.ops.softmax(model(inputs, training=False)),
+        reduce_retracing=True)
+    progress = keras.utils.Progbar(len(texts), unit_name="example",
+                                   verbose=1 if verbose else 0)
+    with contextlib.redirect_stdout(sys.stderr):  # stdout has the results
+        for inputs, index in dataset:  # buckets reorder; index restores
+            probabilities[index.numpy()] = predict(inputs).numpy()
+            progress.add(len(index))
     return probabilities
 
 
@@ -274,9 +286,11 @@ def classification_metrics(true_ids, predicted_ids, num_classes):
     }
 
 
-def evaluate(run, data=None, data_dir=None, batch_size=64):
+def evaluate(run, data=None, data_dir=None, batch_size=None, verbose=True):
     """Accuracy, macro F1 and confusion matrix of a finished classifier
-    run (a `loader.Run`) on labelled data (default: its validation data).
+    run (a `loader.Run`) on labelled data (default: its validation data),
+    read in length buckets of `batch_size` (default: the run's) as in
+    training; `verbose` shows a progress bar on stderr.
 
     Raises:
         ValueError: unreadable data, or a label outside the run's classes.
@@ -286,7 +300,8 @@ def evaluate(run, data=None, data_dir=None, batch_size=64):
     true_ids = label_ids(labelled, run.labels, source)
     probabilities = predict_probabilities(run.model, run.tokenizer,
                                           labelled.texts, labelled.pairs,
-                                          batch_size)
+                                          batch_size or run.settings[
+                                              "batch_size"], verbose)
     metrics = classification_metrics(true_ids, probabilities.argmax(-1),
                                       len(run.labels))
     metrics["labels"] = run.labels

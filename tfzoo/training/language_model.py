@@ -17,9 +17,12 @@ from tfzoo.choices import TASKS, TOKENIZERS, check_choice
 from tfzoo.data import (
     count_windows,
     evaluation_windows,
+    load_text,
     load_text_splits,
     training_windows,
 )
+from tfzoo.data.sources import is_tfds_name
+from tfzoo.generation.scoring import text_log_likelihood
 from tfzoo.models import build_model
 from tfzoo.optimizers import check_optimizer
 from tfzoo.presets import DEFAULT_PRESETS, get_preset
@@ -27,13 +30,14 @@ from tfzoo.text.encoding import encode
 from tfzoo.text.kinds import (DEFAULT_VOCABULARY_SIZE, build_tokenizer,
                               tokenizer_kind)
 from tfzoo.text.saving import TOKENIZER_FILE, load_tokenizer, save_tokenizer
-from tfzoo.training.callbacks import BitsPerCharacter, TextSamples
+from tfzoo.training.callbacks import TextSamples
 from tfzoo.training.distribute import (check_workers_agree, describe,
                                        global_batch_size, precision_name,
                                        precision_policy, weights_digest,
                                        worker_name)
 from tfzoo.training.lifecycle import (compile_for_training, fit_and_save,
-                                      look_at_run, open_run, uses_xla)
+                                      look_at_run, open_run, xla_state)
+from tfzoo.training.metrics import BitsPerCharacter
 from tfzoo.training.run_folder import backup_epoch, run_path
 
 TASK = "language_model"
@@ -60,6 +64,7 @@ def make_settings(
     max_sequence_length=None,
     dropout=None,
     validation_fraction=0.1,
+    validation_data=None,
     seed=1337,
     jit_compile=True,
     precision="float32",
@@ -67,7 +72,10 @@ def make_settings(
     """The settings of a run: the arguments, with the preset's defaults.
 
     Everything here defines the run: rerunning with the same settings
-    resumes it, with different ones is refused. `batch_size` is the batch
+    resumes it, with different ones is refused. The run validates on the
+    last `validation_fraction` of `data`, or, given `validation_data` (a
+    file, folder or TFDS name), trains on the whole of `data` and validates
+    on the whole of `validation_data`. `batch_size` is the batch
     of each replica; `global_batch_size`, if given, is the batch of a whole
     step whatever the number of replicas (it must divide among them).
 
@@ -123,7 +131,9 @@ def make_settings(
             spec["arguments"].get("dropout", 0.0) if dropout is None
             else dropout
         ),
-        "validation_fraction": validation_fraction,
+        "validation_fraction": (
+            None if validation_data is not None else validation_fraction),
+        "validation_data": validation_data,
         "seed": seed,
         "jit_compile": jit_compile,
         "precision": precision_name(precision),
@@ -152,11 +162,13 @@ def schedule(settings, num_train_tokens, batch_size):
 def compile_model(model, settings=None, total_steps=1, strategy=None):
     """Compiles a language model to train as `settings` say (see
     `lifecycle.compile_for_training`), or, without `settings`, for
-    evaluation (or a quick fit at Adam's defaults): loss and perplexity,
-    XLA on.
+    evaluation (or a quick fit at Adam's defaults): loss and perplexity
+    (and bits per character for character models), XLA on.
     """
     metrics = [keras_hub.metrics.Perplexity(from_logits=True,
                                             name="perplexity")]
+    if settings is not None and settings["tokenizer"] == "char":
+        metrics.append(BitsPerCharacter())
     if settings is None:
         model.compile(
             optimizer="adam",
@@ -217,9 +229,7 @@ def train(
         return finished.model, finished.tokenizer, None
 
     keras.utils.set_random_seed(settings["seed"])
-    train_text, validation_text = load_text_splits(
-        settings["data"], data_dir, settings["validation_fraction"]
-    )
+    train_text, validation_text = run_texts(settings, data_dir)
     has_tokenizer = state == "resume" and os.path.isfile(
         run_path(run_dir, TOKENIZER_FILE))
     if has_tokenizer:
@@ -268,14 +278,14 @@ def train(
         f"{batch_size} x {max_sequence_length} tokens.\n"
         f"{describe(strategy)}: global batch {batch_size} "
         f"({batch_size // replicas} per replica), {settings['precision']}, "
-        f"XLA {'on' if uses_xla(settings, strategy) else 'off'}."
+        f"{xla_state(settings, strategy)}."
     )
     if first_epoch:
         print(f"Resuming {run_dir} at epoch {first_epoch + 1}.")
 
-    extra = [BitsPerCharacter()] if settings["tokenizer"] == "char" else []
+    extra = []
     samples = None
-    if chief:
+    if chief:  # text samples in TensorBoard
         samples = TextSamples(
             tokenizer, run_path(run_dir, "logs", "samples"),
             every=sample_every)
@@ -290,51 +300,93 @@ def train(
     return model, tokenizer, samples.last_sample
 
 
-def evaluate(run, data=None, data_dir=None, split="validation",
-             batch_size=None):
-    """Mean next-token loss of a finished language-model run on a split of
-    its data.
+def run_texts(settings, data_dir=None):
+    """`(train_text, validation_text)` of a run, as it trained."""
+    return load_text_splits(settings["data"], data_dir,
+                            settings["validation_fraction"],
+                            settings.get("validation_data"))
+
+
+def evaluate(run, data=None, data_dir=None, split=None, batch_size=None,
+             stride=None, verbose=True):
+    """Scores a text with a finished language-model run: the run's own
+    validation (or training) text, or the whole of any file.
+
+    The text is scored whole with overlapping windows (see
+    `tfzoo.generation.scoring`; the same rule as the exported `score`
+    signature): every token but the first is predicted once, with at least
+    `max_sequence_length - stride` tokens of context.
 
     Args:
         run: a `loader.Run` of a language model.
-        data: str or None, a file, folder or TFDS name; default: the data
-            the run trained on, split the same way.
+        data: str or None: a file or folder, scored whole, or a TFDS name
+            (its `split`); default: the run's own data, split as it trained.
         data_dir: str or None, see `load_text_splits`.
-        split: `"validation"` (default) or `"train"`.
-        batch_size: int or None; default: the run's.
+        split: `"validation"` (default) or `"train"`: the part of the run's
+            data or of a TFDS dataset. A file given as `data` has none.
+        batch_size: int or None, windows per step; default the run's batch.
+        stride: int or None, in tokens, from 1 to the max sequence length;
+            default half of it.
+        verbose: bool, show a progress bar.
 
     Returns:
-        dict with `loss` (nats per token), `perplexity`, `tokens`, and
-        `bits_per_character` for character models.
+        dict: `loss` (nats per token), `perplexity`, `tokens` (the tokens
+        scored), `bits_per_character` (bits per character of the scored
+        tokens), `words` (whitespace-separated words of the text, each line
+        end counted as one word), `loss_per_word` (nats) and
+        `word_perplexity`, so that figures compare with published
+        word-level results; and `source`, what was scored, in words.
 
     Raises:
-        ValueError: an unknown split; unreadable data.
+        ValueError: an unknown split, or a split with a file; unreadable
+            data; a text of fewer than 2 tokens.
 
     Example:
     >>> evaluate(load_run("runs/tiny"))["perplexity"]
     """
-    check_choice("split", split, SPLITS)
     settings = run.settings
-    train_text, validation_text = load_text_splits(
-        data or settings["data"], data_dir, settings["validation_fraction"]
-    )
-    text = train_text if split == "train" else validation_text
+    if split is not None:
+        check_choice("split", split, SPLITS)
+    if data is None:
+        split = split or "validation"
+        train_text, validation_text = run_texts(settings, data_dir)
+        text = train_text if split == "train" else validation_text
+        source = f"the {split} text of {settings['data']}"
+        if split == "validation" and settings.get("validation_data"):
+            source = f"the whole of {settings['validation_data']}"
+    elif is_tfds_name(data):
+        split = split or "validation"
+        text = load_text(data, data_dir, split)
+        source = f"the {split} split of {data}"
+    else:
+        if split is not None:
+            raise ValueError(f"{data} is scored whole; --split picks a part "
+                             "of the run's own data or of a TFDS dataset")
+        text = load_text(data, data_dir)
+        source = f"the whole of {data}"
     token_ids = encode(run.tokenizer, text)
-    compile_model(run.model)
-    results = run.model.evaluate(
-        evaluation_windows(
-            token_ids,
-            settings["max_sequence_length"],
-            batch_size or settings["batch_size"],
-        ),
-        verbose=0,
-        return_dict=True,
-    )
-    metrics = {
-        "loss": results["loss"],
-        "perplexity": math.exp(results["loss"]),
-        "tokens": len(token_ids),
+    if len(token_ids) < 2:
+        raise ValueError(f"{source} has {len(token_ids)} token(s); scoring "
+                         "needs at least 2")
+    log_likelihood, tokens = text_log_likelihood(
+        run.model, token_ids, stride=stride,
+        batch_size=batch_size or settings["batch_size"], verbose=verbose)
+    nats = -log_likelihood
+    first_token = run.tokenizer.detokenize([int(token_ids[0])])
+    characters = len(text) - len(_as_str(first_token))
+    words = len(text.split()) + text.count("\n")
+    return {
+        "source": source,
+        "loss": nats / tokens,
+        "perplexity": math.exp(nats / tokens),
+        "tokens": tokens,
+        "bits_per_character": nats / max(characters, 1) / math.log(2),
+        "words": words,
+        "loss_per_word": nats / max(words, 1),
+        "word_perplexity": math.exp(min(nats / max(words, 1), 700.0)),
     }
-    if settings["tokenizer"] == "char":
-        metrics["bits_per_character"] = results["loss"] / math.log(2)
-    return metrics
+
+
+def _as_str(text):
+    text = getattr(text, "numpy", lambda: text)()
+    return text.decode("utf-8") if isinstance(text, bytes) else str(text)

@@ -10,7 +10,7 @@ builds its data and model, and leaves the rest to this module:
    its data thus leaves nothing behind.
 2. `compile_for_training`: AdamW or Muon with warmup and cosine decay
    (`tfzoo.optimizers`), cross-entropy on logits, the task's metrics, and
-   XLA by one rule (`uses_xla`).
+   XLA by one rule (`xla_state`).
 3. `fit_and_save`: `model.fit` with the run folder's callbacks
    (`run_callbacks`), then `model.keras`, written last and atomically.
 """
@@ -19,6 +19,9 @@ import os
 
 import keras
 import tensorflow as tf
+# Public as tf.config.experimental.enable_op_determinism's counterpart in
+# Keras' own check (keras.src.trainers.trainer.model_supports_jit).
+from tensorflow.python.framework.config import is_op_determinism_enabled
 
 from tfzoo.optimizers import make_optimizer
 from tfzoo.training.callbacks import (ModelGraph, RestoreOnly,
@@ -79,14 +82,28 @@ def open_run(run_dir, settings, overwrite=False, strategy=None):
 
 
 def uses_xla(settings, strategy=None):
-    """Whether the training step is XLA-compiled: when the settings ask for
-    it (`jit_compile`) and the strategy is the default one-device strategy.
+    """Whether the training step is XLA-compiled: see `xla_state`."""
+    return xla_state(settings, strategy) == "XLA on"
+
+
+def xla_state(settings, strategy=None):
+    """What runs, in words: `"XLA on"` when the settings ask for it
+    (`jit_compile`), the strategy is the default one-device strategy and
+    op determinism is off; else `"XLA off"` and why.
 
     Keras turns XLA off under `tf.distribute` strategies (it would put all
-    replicas' variables on one device); so does tfzoo, openly.
+    replicas' variables on one device) and under op determinism (not every
+    XLA kernel is deterministic), with a warning; tfzoo decides the same
+    before compiling, and says so in the training banner.
     """
     strategy = strategy or tf.distribute.get_strategy()
-    return bool(settings.get("jit_compile", False)) and is_default(strategy)
+    if not settings.get("jit_compile", False):
+        return "XLA off"
+    if not is_default(strategy):
+        return "XLA off (distributed)"
+    if is_op_determinism_enabled():
+        return "XLA off (--deterministic)"
+    return "XLA on"
 
 
 def compile_for_training(model, settings, total_steps, metrics,

@@ -11,6 +11,7 @@ from typing import NamedTuple, Optional
 import keras
 
 import tfzoo.models  # noqa: F401  (registers tfzoo's classes with Keras)
+import tfzoo.training.metrics  # noqa: F401  (and its metrics)
 from tfzoo.text.saving import load_preprocessor, load_tokenizer
 from tfzoo.training.run_folder import (MODEL_FILE, read_settings,
                                        run_path)

@@ -33,14 +33,17 @@ MODELS = TASKS[TASK]
 SELECTION_RATE = 0.15
 
 
-def make_mlm_settings(data, validation_fraction=0.1,
+def make_mlm_settings(data, validation_fraction=0.1, validation_data=None,
                       max_sequence_length=ENCODER_MAX_SEQUENCE_LENGTH,
                       vocabulary_size=8000, epochs=1, steps_per_epoch=None,
                       batch_size=32, learning_rate=5e-4, warmup_steps=None,
                       dropout=0.1, weight_decay=0.01, seed=1337):
     """The settings of an MLM run (a `bert-classifier`-sized encoder).
 
-    `warmup_steps` `None` warms up over a tenth of the run.
+    `warmup_steps` `None` warms up over a tenth of the run. Given
+    `validation_data`, the run trains on the whole of `data` and validates
+    on the whole of `validation_data`, else on the last
+    `validation_fraction` of `data`.
 
     Raises:
         ValueError: `max_sequence_length` below 3.
@@ -50,7 +53,9 @@ def make_mlm_settings(data, validation_fraction=0.1,
             "max_sequence_length must be at least 3 ([CLS] x [SEP])")
     return {
         "task": TASK, "model": "bert-mlm", "data": data,
-        "validation_fraction": validation_fraction,
+        "validation_fraction": (
+            None if validation_data is not None else validation_fraction),
+        "validation_data": validation_data,
         "max_sequence_length": max_sequence_length,
         "vocabulary_size": vocabulary_size, "epochs": epochs,
         "steps_per_epoch": steps_per_epoch, "batch_size": batch_size,
@@ -110,7 +115,8 @@ def train_masked_lm(settings, run_dir, data_dir=None, overwrite=False,
 
     keras.utils.set_random_seed(settings["seed"])
     train_text, validation_text = load_text_splits(
-        settings["data"], data_dir, settings["validation_fraction"])
+        settings["data"], data_dir, settings["validation_fraction"],
+        settings.get("validation_data"))
     train_lines = _lines(train_text)
     validation_lines = _lines(validation_text)
     if not train_lines or not validation_lines:

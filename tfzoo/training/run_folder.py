@@ -47,7 +47,8 @@ def upgrade_settings(settings):
       its absence).
     - `context_length` (language models) and `max_length` (classifiers,
       MLM) are now `max_sequence_length`.
-    - Classifier runs had no `skip_bad_rows` (it was `False`).
+    - Classifier runs had no `skip_bad_rows` (it was `False`), language
+      models and MLM runs no `validation_data` (they split `data`).
     - Classifier and MLM runs had `warmup_fraction` 0.1; now `warmup_steps`
       `None` means the same (a tenth of the run). Another fraction (only
       the Python API could set one) stays as it is: such a run loads, but
@@ -60,6 +61,8 @@ def upgrade_settings(settings):
             settings["max_sequence_length"] = settings.pop(old)
     if settings["task"] == "classification":
         settings.setdefault("skip_bad_rows", False)  # added for TSV/CSV rows
+    if settings["task"] in ("language_model", "masked_lm"):
+        settings.setdefault("validation_data", None)  # added for --val
     if settings.get("warmup_fraction") == 0.1:
         del settings["warmup_fraction"]
         settings.setdefault("warmup_steps", None)

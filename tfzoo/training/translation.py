@@ -33,7 +33,7 @@ from tfzoo.training.callbacks import TranslationSamples
 from tfzoo.training.distribute import (describe, precision_name,
                                        precision_policy)
 from tfzoo.training.lifecycle import (compile_for_training, fit_and_save,
-                                      look_at_run, open_run, uses_xla)
+                                      look_at_run, open_run, xla_state)
 from tfzoo.training.masked_losses import MaskedAccuracy, MaskedCrossEntropy
 from tfzoo.training.run_folder import backup_epoch, run_path
 
@@ -232,8 +232,8 @@ def train_translation(settings, run_dir, data_dir=None, overwrite=False,
           f"training pairs ({source_tokens:,} source and {target_tokens:,} "
           f"target tokens), {len(validation_ids):,} validation pairs. "
           f"{epochs} epochs x {steps_per_epoch} steps of {batch_size} pairs; "
-          f"{describe(strategy)}, {settings['precision']}, XLA "
-          f"{'on' if uses_xla(settings, strategy) else 'off'}.")
+          f"{describe(strategy)}, {settings['precision']}, "
+          f"{xla_state(settings, strategy)}.")
     if first_epoch:
         print(f"Resuming {run_dir} at epoch {first_epoch + 1}.")
 
