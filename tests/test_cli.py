@@ -129,7 +129,8 @@ def test_resume_after_a_crash(tmp_path, text_file, capsys):
     with pytest.raises(Crash):
         train(settings, run, sample_every=0,
               callbacks=[CrashAtStep(14)])  # in the third epoch
-    assert os.path.isfile(os.path.join(run, "backup", "latest.weights.h5"))
+    assert os.path.isfile(os.path.join(run, "backup",
+                                       "epoch_002.weights.h5"))
     assert not os.path.exists(os.path.join(run, "model.keras"))
     checkpoint = os.path.join(run, "checkpoints", "epoch_001.keras")
     first_checkpoint_time = os.path.getmtime(checkpoint)

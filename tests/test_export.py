@@ -18,7 +18,7 @@ import pytest
 import tensorflow as tf
 
 import tfzoo
-from tfzoo.export import export_run, next_version
+from tfzoo.export import export_run, next_version, partial_prefix
 from tfzoo.models import LSTMLM, TransformerLM
 from tfzoo.text import CharTokenizer, encode, train_subword_tokenizer
 
@@ -334,6 +334,29 @@ def test_versions_are_never_overwritten(exports, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         export_run(run, "m", base_dir=base)
     assert sorted(os.listdir(os.path.join(base, "m"))) == ["1", "7", "8"]
+
+
+def test_a_killed_exports_partial_folder_is_removed_by_the_next(exports,
+                                                                tmp_path):
+    root, _, _ = exports
+    model_dir = tmp_path / "saved_models" / "m"
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a writer that no longer runs: a killed export
+    stale = model_dir / (partial_prefix(3, gone.pid) + "abcd1234")
+    live = model_dir / (partial_prefix(3) + "efgh5678")  # this process
+    # This process's id with another start time: an id since reused.
+    _, _, pid, start, host = partial_prefix(3).split("-", 4)
+    reused = model_dir / f".partial-3-{pid}-{int(start) + 1}-{host}ijkl9012"
+    old = model_dir / ".partial-3-mnop3456"  # an older tfzoo's: unknown
+    other_host = model_dir / f".partial-3-{gone.pid}-7-elsewhere-qrst7890"
+    for folder in (stale, live, reused, old, other_host):
+        (folder / "variables").mkdir(parents=True)
+    export_run(str(root / "runs" / "gpt-char"), "m",
+               base_dir=str(tmp_path / "saved_models"), jit_compile=False)
+    expected = ["1", live.name, old.name, other_host.name]
+    if not os.path.isdir("/proc"):  # no process start times to compare
+        expected.append(reused.name)
+    assert sorted(os.listdir(model_dir)) == sorted(expected)
 
 
 @pytest.mark.parametrize("name", ["../escape", "", "a/b", ".hidden"])

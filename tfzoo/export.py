@@ -8,13 +8,18 @@
 TF Serving serves the highest integer version of a model folder. An export
 takes the next free number, is written to a hidden temporary folder and
 renamed into place, so a crash never leaves half a version and an existing
-version is never overwritten.
+version is never overwritten. The temporary folder's name holds its
+writer's host, process id and process start time
+(`.partial-VERSION-PID-START-HOST-RANDOM`): the next export removes those
+whose writer is gone (a killed export) and keeps those that a live export
+is writing.
 """
 
 import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 
 import tensorflow as tf
@@ -26,6 +31,8 @@ from tfzoo.training.loader import load_run
 
 DEFAULT_BASE_DIR = "saved_models"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# .partial-VERSION-PID-START-HOST-RANDOM (mkdtemp's RANDOM has no "-").
+_PARTIAL = re.compile(r"^\.partial-\d+-(\d+)-(\d+)-(.+)-[^-]+$")
 
 
 def next_version(model_dir):
@@ -114,9 +121,11 @@ def export(run, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise ValueError(f"{model_dir} exists and is not a folder")
     os.makedirs(model_dir, exist_ok=True)
+    remove_stale_partials(model_dir)
 
     version = next_version(model_dir)
-    temporary = tempfile.mkdtemp(prefix=f".partial-{version}-", dir=model_dir)
+    temporary = tempfile.mkdtemp(prefix=partial_prefix(version),
+                                 dir=model_dir)
     os.chmod(temporary, 0o755)  # mkdtemp's 0700 would hide it from a server
     try:
         tf.saved_model.save(module, temporary, signatures=signatures)
@@ -133,6 +142,55 @@ def export(run, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
         if os.path.isdir(temporary):
             shutil.rmtree(temporary)
     return final
+
+
+def partial_prefix(version, pid=None):
+    """The start of the name of the hidden folder that an export of
+    `version` by process `pid` (default: this one) writes into."""
+    pid = os.getpid() if pid is None else pid
+    return f".partial-{version}-{pid}-{_start_time(pid)}-{_host()}-"
+
+
+def remove_stale_partials(model_dir):
+    """Removes the `.partial-*` folders in `model_dir` whose writer process
+    has ended (a killed export). Keeps those whose writer lives, or may: on
+    another host, or named by an older tfzoo without a process id."""
+    for name in os.listdir(model_dir):
+        match = _PARTIAL.match(name)
+        if match and not _writer_may_live(int(match.group(1)),
+                                          int(match.group(2)),
+                                          match.group(3)):
+            shutil.rmtree(os.path.join(model_dir, name), ignore_errors=True)
+
+
+def _writer_may_live(pid, start, host):
+    if host != _host():
+        return True  # its processes are not ours to see
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another user
+    # The same id with another start time is a new process (ids are reused).
+    now = _start_time(pid)
+    return not (start and now and now != start)
+
+
+def _start_time(pid):
+    """When process `pid` started, in clock ticks since boot (0: unknown,
+    outside Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            # The command name, in parentheses, may hold spaces.
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _host():
+    """This machine's name, as a folder name may hold it."""
+    return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "host"
 
 
 def check_model_name(name):

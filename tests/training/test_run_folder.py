@@ -1,9 +1,14 @@
 import json
+import zipfile
 
+import h5py
 import pytest
 
-from tfzoo.training.run_folder import (check_run_folder, read_settings,
-                                       start_run_folder, upgrade_settings,
+from tfzoo.training.callbacks import keep_rows_before
+from tfzoo.training.run_folder import (ResumePoint, check_run_folder,
+                                       file_digest, read_settings,
+                                       resume_point, start_run_folder,
+                                       upgrade_settings,
                                        write_json_atomically)
 
 SETTINGS = {"model": "gpt", "preset": "gpt-tiny", "learning_rate": 1e-3}
@@ -83,6 +88,15 @@ def test_an_empty_folder_is_new_and_starts_in_place(tmp_path):
     assert read_settings(str(run))["preset"] == "gpt-tiny"
 
 
+def test_a_run_killed_while_writing_its_run_json_starts_again(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json.tmp").write_text('{"mod')
+    assert check_run_folder(str(run), SETTINGS) == "new"
+    start_run_folder(str(run), SETTINGS)
+    assert sorted(p.name for p in run.iterdir()) == ["run.json"]
+
+
 def test_a_file_or_a_folder_without_run_json_is_named(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("mine")
@@ -109,3 +123,99 @@ def test_settings_are_written_readable_and_whole(tmp_path):
     assert "Übung" in text  # as typed, not \u00dc escapes
     assert json.loads(text) == {"data": "Gedichte/Übung.txt", "seed": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]
+
+
+def fake_checkpoint(path):
+    """A `.keras` archive as far as `resume_point` looks (whole, weights)."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("model.weights.h5", b"weights")
+
+
+def backup(run, epoch, name, data=b"weights", sha256=True):
+    """`backup/` with `name` holding `data` and metadata naming it."""
+    (run / "backup").mkdir(exist_ok=True)
+    (run / "backup" / name).write_bytes(data)
+    metadata = {"epoch": epoch, "batch": 0, "weights": name}
+    if sha256:
+        metadata["sha256"] = file_digest(run / "backup" / name)
+    write_json_atomically(str(run / "backup" / "training_metadata.json"),
+                          metadata)
+
+
+def test_a_run_resumes_from_its_backup(tmp_path):
+    assert resume_point(str(tmp_path)) == ResumePoint(0, None, None)
+    (tmp_path / "checkpoints").mkdir()
+    for epoch in (1, 2, 3):
+        fake_checkpoint(tmp_path / "checkpoints" / f"epoch_00{epoch}.keras")
+    backup(tmp_path, 2, "epoch_002.weights.h5")
+    assert resume_point(str(tmp_path)) == ResumePoint(
+        2, str(tmp_path / "backup" / "epoch_002.weights.h5"), None)
+
+
+def test_a_damaged_backup_falls_back_to_the_newest_good_checkpoint(
+        tmp_path):
+    run = str(tmp_path)
+    (tmp_path / "checkpoints").mkdir()
+    fake_checkpoint(tmp_path / "checkpoints" / "epoch_001.keras")
+    fake_checkpoint(tmp_path / "checkpoints" / "epoch_002.keras")
+    # Neither a half-written checkpoint nor a cut one is taken.
+    fake_checkpoint(tmp_path / "checkpoints" / "epoch_003.partial.keras")
+    (tmp_path / "checkpoints" / "epoch_003.keras").write_bytes(
+        (tmp_path / "checkpoints" / "epoch_002.keras").read_bytes()[:40])
+    second = str(tmp_path / "checkpoints" / "epoch_002.keras")
+    resumed = "; resuming from checkpoints/epoch_002.keras"
+
+    backup(tmp_path, 3, "epoch_003.weights.h5")
+    (tmp_path / "backup" / "epoch_003.weights.h5").write_bytes(b"spoilt")
+    assert resume_point(run) == ResumePoint(2, second, (
+        f"the backup in {run}/backup is damaged (epoch_003.weights.h5 does "
+        f"not match its checksum){resumed}"))
+
+    (tmp_path / "backup" / "epoch_003.weights.h5").unlink()
+    assert resume_point(run).note == (
+        f"the backup in {run}/backup is damaged (epoch_003.weights.h5 is "
+        f"missing){resumed}")
+
+    (tmp_path / "backup" / "training_metadata.json").write_text('{"epo')
+    note = resume_point(run).note
+    assert note.startswith(f"the backup in {run}/backup is damaged "
+                           "(training_metadata.json: ")
+    assert note.endswith(resumed) and "\n" not in note
+
+    (tmp_path / "backup" / "training_metadata.json").unlink()
+    assert resume_point(run) == ResumePoint(
+        2, second, f"{run}/backup holds no backup{resumed}")
+
+    for name in ("epoch_001.keras", "epoch_002.keras"):
+        (tmp_path / "checkpoints" / name).unlink()
+    assert resume_point(run) == ResumePoint(0, None, None)
+    backup(tmp_path, 3, "epoch_003.weights.h5", sha256=False)
+    assert resume_point(run) == ResumePoint(0, None, (
+        f"the backup in {run}/backup is damaged (epoch_003.weights.h5: "
+        "Unable to synchronously open file (file signature not found)); "
+        "starting again from the first epoch (no good checkpoint)"))
+
+
+def test_an_older_tfzoos_backup_still_resumes(tmp_path):
+    # Its metadata names no file: the weights are latest.weights.h5.
+    (tmp_path / "backup").mkdir()
+    with h5py.File(tmp_path / "backup" / "latest.weights.h5", "w") as f:
+        f.create_group("vars")
+    (tmp_path / "backup" / "training_metadata.json").write_text(
+        '{"epoch": 2, "batch": 0}')
+    assert resume_point(str(tmp_path)) == ResumePoint(
+        2, str(tmp_path / "backup" / "latest.weights.h5"), None)
+
+
+def test_the_history_keeps_whole_rows_of_the_epochs_before(tmp_path):
+    path = tmp_path / "history.csv"
+    header, rows = b"epoch,loss\r\n", [b"%d,0.%d\r\n" % (i, i)
+                                        for i in range(4)]
+    path.write_bytes(header + b"".join(rows) + b"4,0.")
+    keep_rows_before(str(path), 4)  # a row cut by a kill goes
+    assert path.read_bytes() == header + b"".join(rows)
+    keep_rows_before(str(path), 2)  # epochs to train again go
+    assert path.read_bytes() == header + b"".join(rows[:2])
+    keep_rows_before(str(path), 0)
+    assert path.read_bytes() == header
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.csv"]

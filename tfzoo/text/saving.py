@@ -5,6 +5,9 @@
   for subwords.
 - A classifier's or MLM encoder's WordPiece preprocessor: `vocab.txt` and
   `preprocessor.json` (lower-casing and sequence length).
+
+Each file is written beside its name and renamed into place, so that a
+kill never leaves half of one.
 """
 
 import json
@@ -28,13 +31,11 @@ def save_tokenizer(tokenizer, directory):
         config["vocabulary"] = tokenizer.vocabulary
     else:
         config["model_file"] = SENTENCEPIECE_FILE
-        with open(os.path.join(directory, SENTENCEPIECE_FILE), "wb") as f:
-            f.write(tokenizer.proto)
-    # Written last and renamed into place: tokenizer.json is whole or absent.
-    path = os.path.join(directory, TOKENIZER_FILE)
-    with open(path + ".tmp", "w") as f:
-        json.dump(config, f, ensure_ascii=False, indent=1)
-    os.replace(path + ".tmp", path)
+        _write_atomically(os.path.join(directory, SENTENCEPIECE_FILE),
+                          tokenizer.proto)
+    # Written last: a run with tokenizer.json has the whole tokenizer.
+    _write_atomically(os.path.join(directory, TOKENIZER_FILE),
+                      json.dumps(config, ensure_ascii=False, indent=1))
 
 
 def load_tokenizer(directory):
@@ -50,12 +51,11 @@ def load_tokenizer(directory):
 
 def save_preprocessor(preprocessor, directory):
     """Writes `vocab.txt` and `preprocessor.json` into `directory`."""
-    with open(os.path.join(directory, VOCABULARY_FILE), "w",
-              encoding="utf-8") as f:
-        f.write("\n".join(preprocessor.vocabulary) + "\n")
-    with open(os.path.join(directory, PREPROCESSOR_FILE), "w") as f:
-        json.dump({"lowercase": preprocessor.lowercase,
-                   "sequence_length": preprocessor.sequence_length}, f)
+    _write_atomically(os.path.join(directory, VOCABULARY_FILE),
+                      "\n".join(preprocessor.vocabulary) + "\n")
+    _write_atomically(os.path.join(directory, PREPROCESSOR_FILE), json.dumps(
+        {"lowercase": preprocessor.lowercase,
+         "sequence_length": preprocessor.sequence_length}))
 
 
 def load_preprocessor(directory, sequence_length=None):
@@ -66,3 +66,13 @@ def load_preprocessor(directory, sequence_length=None):
     return BertPreprocessor(os.path.join(directory, VOCABULARY_FILE),
                             options["lowercase"],
                             sequence_length or options["sequence_length"])
+
+
+def _write_atomically(path, content):
+    """Writes `content` (str, as UTF-8, or bytes) to `path`, whole or not
+    at all."""
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    with open(path + ".tmp", "wb") as f:
+        f.write(content)
+    os.replace(path + ".tmp", path)

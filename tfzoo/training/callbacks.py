@@ -1,13 +1,21 @@
 """Keras callbacks for training: language-model and translation samples,
-a stop at a diverged loss, the model graph."""
+a stop at a diverged loss, the model graph, and the run folder's backup,
+checkpoints and history, each written whole or not at all (see
+`run_folder`)."""
 
 import math
+import os
+import sys
 
 import keras
 import tensorflow as tf
 
 from tfzoo.generation import generate
 from tfzoo.generation.translate import translate
+from tfzoo.training.run_folder import (BACKUP_DIR, BACKUP_METADATA_FILE,
+                                       crash_point, file_digest, resume_point,
+                                       run_path, save_model_atomically,
+                                       write_json_atomically)
 
 
 class EveryNSteps(keras.callbacks.Callback):
@@ -159,9 +167,64 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         self._check(logs, lambda: f"at the end of epoch {epoch + 1}")
 
 
-class RestoreOnly(keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` for the workers of a cluster other than the chief:
-    they resume from the chief's backup but write nothing."""
+class RunBackup(keras.callbacks.BackupAndRestore):
+    """Keras' `BackupAndRestore` for a run folder, safe against kills.
+
+    At the end of each epoch it writes `backup/epoch_NNN.weights.h5`
+    (weights and optimizer state) beside its final name and renames it,
+    then `training_metadata.json`, which names that file and its SHA-256,
+    the same way; only then does it remove the previous weights. The
+    metadata thus always points at whole weights of its epoch. Put it after
+    the history and checkpoint callbacks, so that an epoch is backed up
+    only once everything else of it is written.
+
+    It restores what `run_folder.resume_point` says: the backup, or, if
+    that is missing or damaged, the newest good checkpoint (with one note
+    on stderr). The backup stays when training ends (`model.keras` is not
+    written yet); `lifecycle.fit_and_save` removes it after.
+
+    Args:
+        run_dir: str, the run folder.
+    """
+
+    def __init__(self, run_dir):
+        super().__init__(run_path(run_dir, BACKUP_DIR),
+                         delete_checkpoint=False)
+        self.run_dir = run_dir
+
+    def on_train_begin(self, logs=None):
+        point = resume_point(self.run_dir)
+        if point.note:
+            print(f"tfzoo: note: {point.note}", file=sys.stderr)
+        if point.weights is None:
+            return
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            # Loading optimizer state needs the optimizer's variables.
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(point.weights)
+        self.model._initial_epoch = point.epoch  # as BackupAndRestore does
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        name = f"epoch_{self._current_epoch:03d}.weights.h5"
+        temporary = os.path.join(self.backup_dir, "partial.weights.h5")
+        self.model.save_weights(temporary, overwrite=True)
+        digest = file_digest(temporary)
+        crash_point("backup", temporary)
+        os.replace(temporary, os.path.join(self.backup_dir, name))
+        write_json_atomically(
+            os.path.join(self.backup_dir, BACKUP_METADATA_FILE),
+            {"epoch": self._current_epoch, "batch": self._last_batch_seen,
+             "weights": name, "sha256": digest},
+            kind="backup-metadata")
+        for old in os.listdir(self.backup_dir):
+            if old.endswith(".weights.h5") and old != name:
+                os.remove(os.path.join(self.backup_dir, old))
+
+
+class RestoreOnly(RunBackup):
+    """`RunBackup` for the workers of a cluster other than the chief: they
+    resume from the chief's backup but write nothing."""
 
     def on_epoch_end(self, epoch, logs=None):
         pass
@@ -171,6 +234,70 @@ class RestoreOnly(keras.callbacks.BackupAndRestore):
 
     def on_train_end(self, logs=None):
         pass
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves the model (with its optimizer state) after every epoch as
+    `epoch_001.keras`, `epoch_002.keras`, ... in `folder`, each written as
+    `epoch_NNN.partial.keras` and renamed, so that a file of that name is
+    always whole.
+
+    Args:
+        folder: str, the run's `checkpoints` folder.
+    """
+
+    def __init__(self, folder):
+        super().__init__()
+        self.folder = folder
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.folder, exist_ok=True)
+        path = os.path.join(self.folder, f"epoch_{epoch + 1:03d}.keras")
+        save_model_atomically(self.model, path, kind="checkpoint")
+
+
+class EpochHistory(keras.callbacks.CSVLogger):
+    """`CSVLogger(filename, append=True)` that a resumed run keeps free of
+    duplicates: before its first epoch it drops the rows of that epoch and
+    later ones (and a row cut by a kill), which belong to epochs the run is
+    about to train again. Put it before the checkpoint and backup
+    callbacks, so that every epoch a run resumes after has its row.
+    """
+
+    def __init__(self, filename):
+        super().__init__(filename, append=True)
+
+    def on_train_begin(self, logs=None):
+        pass  # opened at the first epoch, once the backup is restored
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.csv_file is None or self.csv_file.closed:
+            keep_rows_before(self.filename, epoch, self.sep)
+            super().on_train_begin()
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        crash_point("history")
+
+
+def keep_rows_before(path, epoch, separator=","):
+    """Cuts the CSV history at `path` to its header and the whole rows of
+    epochs before `epoch` (0-based), rewriting it only if that changes it."""
+    if not os.path.isfile(path):
+        return
+    with open(path, newline="") as f:
+        lines = f.readlines()
+    kept = lines[:1] if lines and lines[0].endswith("\n") else []
+    for line in lines[1:]:
+        first = line.split(separator, 1)[0]
+        if line.endswith("\n") and first.isdigit() and int(first) < epoch:
+            kept.append(line)
+    if kept == lines:
+        return
+    temporary = path + ".tmp"
+    with open(temporary, "w", newline="") as f:
+        f.writelines(kept)
+    os.replace(temporary, path)
 
 
 class ModelGraph(keras.callbacks.Callback):

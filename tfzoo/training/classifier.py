@@ -11,7 +11,6 @@ label-id order).
 """
 
 import contextlib
-import json
 import math
 import os
 import sys
@@ -34,7 +33,8 @@ from tfzoo.training.distribute import (describe, precision_name,
 from tfzoo.training.lifecycle import (compile_for_training, fit_and_save,
                                       look_at_run, open_run)
 from tfzoo.training.loader import LABELS_FILE
-from tfzoo.training.run_folder import MODEL_FILE, RUN_FILE, run_path
+from tfzoo.training.run_folder import (MODEL_FILE, RUN_FILE, run_path,
+                                       write_json_atomically)
 
 TASK = "classification"
 MODELS = TASKS[TASK]
@@ -169,9 +169,7 @@ def train_classifier(settings, run_dir, data_dir=None, overwrite=False,
     strategy, chief, state = open_run(run_dir, settings, overwrite, strategy)
     if chief:
         save_preprocessor(preprocessor, run_dir)
-        with open(run_path(run_dir, LABELS_FILE), "w",
-                  encoding="utf-8") as f:
-            json.dump(names, f, ensure_ascii=False)
+        write_json_atomically(run_path(run_dir, LABELS_FILE), names)
     print(f"{settings['model']}: {model.count_params():,} parameters, "
           f"WordPiece vocabulary of {preprocessor.vocabulary_size():,}. "
           f"Data: {len(train):,} training and {len(validation):,} "

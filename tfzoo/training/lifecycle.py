@@ -12,7 +12,8 @@ builds its data and model, and leaves the rest to this module:
    (`tfzoo.optimizers`), cross-entropy on logits, the task's metrics, and
    XLA by one rule (`xla_state`).
 3. `fit_and_save`: `model.fit` with the run folder's callbacks
-   (`run_callbacks`), then `model.keras`, written last and atomically.
+   (`run_callbacks`), then `model.keras`, written last and atomically, and
+   only then the backup removed.
 """
 
 import os
@@ -24,14 +25,16 @@ import tensorflow as tf
 from tensorflow.python.framework.config import is_op_determinism_enabled
 
 from tfzoo.optimizers import make_optimizer
-from tfzoo.training.callbacks import (ModelGraph, RestoreOnly,
+from tfzoo.training.callbacks import (EpochCheckpoint, EpochHistory,
+                                      ModelGraph, RestoreOnly, RunBackup,
                                       StopOnNonFiniteLoss)
 from tfzoo.training.distribute import (distribute_data, is_chief, is_default,
                                        reporting_lost_workers,
                                        wait_for_each_other)
 from tfzoo.training.loader import load_run
 from tfzoo.training.run_folder import (MODEL_FILE, check_run_folder,
-                                       run_path, save_model_atomically,
+                                       remove_backup, run_path,
+                                       save_model_atomically,
                                        start_run_folder, upgrade_settings)
 
 
@@ -154,30 +157,27 @@ def compile_for_training(model, settings, total_steps, metrics,
 
 
 def run_callbacks(run_dir, extra=(), chief=True):
-    """The callbacks that keep a run folder: a stop at a NaN loss, backup
-    for resuming, the `extra` ones (which add to the epoch logs),
-    `logs/history.csv`, TensorBoard and a `.keras` checkpoint per epoch.
+    """The callbacks that keep a run folder: a stop at a NaN loss, the
+    `extra` ones (which add to the epoch logs), `logs/history.csv`,
+    TensorBoard, a `.keras` checkpoint per epoch, and last the backup for
+    resuming (see `run_folder` for why in that order).
 
     Other workers than the `chief` of a cluster only restore the backup.
     """
     guard = StopOnNonFiniteLoss(run_path(run_dir, "checkpoints"))
     if not chief:
-        return [guard, RestoreOnly(run_path(run_dir, "backup")), *extra]
+        return [guard, RestoreOnly(run_dir), *extra]
     os.makedirs(run_path(run_dir, "checkpoints"), exist_ok=True)
     return [
         guard,
-        keras.callbacks.BackupAndRestore(run_path(run_dir, "backup")),
         *extra,
         ModelGraph(run_path(run_dir, "logs", "train")),
-        keras.callbacks.CSVLogger(
-            run_path(run_dir, "logs", "history.csv"), append=True
-        ),
+        EpochHistory(run_path(run_dir, "logs", "history.csv")),
         # Epoch scalars only: with a step-count update_freq, Keras 3's
         # TensorBoard callback writes no epoch metrics or learning rate.
         keras.callbacks.TensorBoard(run_path(run_dir, "logs")),
-        keras.callbacks.ModelCheckpoint(
-            run_path(run_dir, "checkpoints", "epoch_{epoch:03d}.keras")
-        ),
+        EpochCheckpoint(run_path(run_dir, "checkpoints")),
+        RunBackup(run_dir),
     ]
 
 
@@ -205,3 +205,4 @@ def fit_and_save(model, run_dir, train_data, validation_data, epochs,
         )
     if chief:
         save_model_atomically(model, run_path(run_dir, MODEL_FILE))
+        remove_backup(run_dir)

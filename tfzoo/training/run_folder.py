@@ -5,21 +5,43 @@
       tokenizer.json    the tokenizer (and tokenizer.spm for subwords), or
                         vocab.txt and preprocessor.json for BERT runs
       checkpoints/      epoch_001.keras, epoch_002.keras, ...
-      backup/           BackupAndRestore's state while a run is unfinished
+      backup/           the state to resume from while a run is unfinished:
+                        epoch_NNN.weights.h5 and training_metadata.json
       logs/             TensorBoard logs and history.csv
       model.keras       the trained model, written last
 
 Rerunning the command of an unfinished run resumes it; a folder that holds
 a different run, or something that is not a run, is never touched unless
 `overwrite=True` (and a non-run folder not even then).
+
+A kill at any moment leaves a run that resumes to the same weights: every
+file is written beside its final name and renamed into place, and at the
+end of each epoch the history row, the checkpoint and last the backup are
+written in that order, so that the backup (which the resume reads first)
+never runs ahead of the rest. A damaged backup (one written by an older
+tfzoo, or spoilt on disk) falls back to the newest good checkpoint, with a
+note (`resume_point`).
 """
 
+import collections
+import hashlib
 import json
 import os
+import re
 import shutil
+import signal
+import zipfile
+
+import h5py
 
 RUN_FILE = "run.json"
 MODEL_FILE = "model.keras"
+BACKUP_DIR = "backup"
+BACKUP_METADATA_FILE = "training_metadata.json"
+CHECKPOINT_DIR = "checkpoints"
+# Backups written before tfzoo named the weights file in the metadata.
+OLD_BACKUP_WEIGHTS_FILE = "latest.weights.h5"
+_CHECKPOINT_NAME = re.compile(r"^epoch_(\d+)\.keras$")
 
 
 def run_path(run_dir, *parts):
@@ -74,8 +96,9 @@ def check_run_folder(run_dir, settings, overwrite=False):
     training should do (`start_run_folder` then starts a new run).
 
     Returns:
-        `"new"` (the folder is new or empty, or is to be cleared because of
-        `overwrite`), `"resume"` (it holds an unfinished run with the same
+        `"new"` (the folder is new, empty or holds only the `run.json.tmp`
+        of a killed start, or is to be cleared because of `overwrite`),
+        `"resume"` (it holds an unfinished run with the same
         settings) or `"complete"` (it holds a finished run with the same
         settings).
 
@@ -84,7 +107,10 @@ def check_run_folder(run_dir, settings, overwrite=False):
     """
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise ValueError(f"{run_dir} exists and is not a folder")
-    if not os.path.isdir(run_dir) or not os.listdir(run_dir):
+    # A run killed while writing its first run.json leaves only the
+    # temporary file: nothing of it was written yet.
+    if not os.path.isdir(run_dir) or set(os.listdir(run_dir)) <= {
+            RUN_FILE + ".tmp"}:
         return "new"
     if not os.path.isfile(run_path(run_dir, RUN_FILE)):
         raise ValueError(
@@ -117,27 +143,165 @@ def start_run_folder(run_dir, settings):
     if os.path.isdir(run_dir) and os.listdir(run_dir):
         shutil.rmtree(run_dir)
     os.makedirs(run_dir, exist_ok=True)
-    write_json_atomically(run_path(run_dir, RUN_FILE), settings)
+    write_json_atomically(run_path(run_dir, RUN_FILE), settings, kind="run")
 
 
-def write_json_atomically(path, value):
+def write_json_atomically(path, value, kind=None):
+    """Writes `value` as JSON to `path`, whole or not at all.
+
+    Args:
+        kind: str or None, names the write for `crash_point`.
+    """
     temporary = path + ".tmp"
     with open(temporary, "w") as f:
         json.dump(value, f, indent=1, ensure_ascii=False)
+    crash_point(kind, temporary)
     os.replace(temporary, path)
 
 
-def save_model_atomically(model, path):
-    """Saves a `.keras` file so that a crash never leaves half of one."""
+def save_model_atomically(model, path, kind="model"):
+    """Saves a `.keras` file so that a crash never leaves half of one: it is
+    written as `NAME.partial.keras` and renamed.
+
+    Args:
+        kind: str, names the write for `crash_point` (`"model"` or
+            `"checkpoint"`).
+    """
     temporary = path[: -len(".keras")] + ".partial.keras"
     model.save(temporary)
+    crash_point(kind, temporary)
     os.replace(temporary, path)
+
+
+def remove_backup(run_dir):
+    """Removes the backup of a run whose `model.keras` is written."""
+    shutil.rmtree(run_path(run_dir, BACKUP_DIR), ignore_errors=True)
+
+
+def file_digest(path):
+    """The SHA-256 of a file's bytes, in hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+ResumePoint = collections.namedtuple("ResumePoint",
+                                     ["epoch", "weights", "note"])
+ResumePoint.__doc__ = """Where an unfinished run resumes.
+
+Fields:
+    epoch: int, the number of epochs already done (0: from the start).
+    weights: str or None, the backup's `.weights.h5` or a checkpoint's
+        `.keras` file to load (weights and optimizer state).
+    note: str or None, one line saying that the backup was missing or
+        damaged and what the run resumes from instead.
+"""
+
+
+def resume_point(run_dir):
+    """Where the unfinished run in `run_dir` resumes: from its backup; if
+    that is missing or damaged, from the newest good checkpoint; else from
+    the start. Reads files only, so that the data pipeline (`backup_epoch`)
+    and the restoring callback always agree.
+    """
+    backup_dir = run_path(run_dir, BACKUP_DIR)
+    epoch, weights, problem = _read_backup(backup_dir)
+    if not problem:
+        return ResumePoint(epoch, weights, None)
+    if problem == "missing":
+        said = f"{backup_dir} holds no backup"
+    else:
+        said = f"the backup in {backup_dir} is damaged ({problem})"
+    for epoch, path in reversed(_checkpoints(run_dir)):
+        if _is_whole_keras_file(path):
+            where = os.path.relpath(path, run_dir)
+            return ResumePoint(epoch, path, f"{said}; resuming from {where}")
+    if problem == "missing":
+        return ResumePoint(0, None, None)  # no epoch ended yet
+    return ResumePoint(0, None, f"{said}; starting again from the first "
+                                "epoch (no good checkpoint)")
 
 
 def backup_epoch(run_dir):
-    """The epoch a resumed run starts at, from BackupAndRestore's metadata."""
-    path = run_path(run_dir, "backup", "training_metadata.json")
-    if not os.path.isfile(path):
-        return 0
-    with open(path) as f:
-        return int(json.load(f)["epoch"])
+    """The epoch a resumed run starts at (see `resume_point`)."""
+    return resume_point(run_dir).epoch
+
+
+def _read_backup(backup_dir):
+    """`(epoch, weights path, None)` for a good backup, else
+    `(0, None, problem)`; `problem` is `"missing"` when there is none."""
+    metadata_path = os.path.join(backup_dir, BACKUP_METADATA_FILE)
+    if not os.path.isfile(metadata_path):
+        return 0, None, "missing"
+    try:
+        with open(metadata_path) as f:
+            metadata = json.load(f)
+        epoch = int(metadata["epoch"])
+        name = os.path.basename(metadata.get("weights",
+                                             OLD_BACKUP_WEIGHTS_FILE))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return 0, None, f"{BACKUP_METADATA_FILE}: {_one_line(error)}"
+    weights = os.path.join(backup_dir, name)
+    if not os.path.isfile(weights):
+        return 0, None, f"{name} is missing"
+    if "sha256" in metadata:
+        if file_digest(weights) != metadata["sha256"]:
+            return 0, None, f"{name} does not match its checksum"
+    else:  # an older tfzoo's backup: at least the file must open
+        try:
+            h5py.File(weights, "r").close()
+        except OSError as error:
+            return 0, None, f"{name}: {_one_line(error)}"
+    return epoch, weights, None
+
+
+def _checkpoints(run_dir):
+    """`[(epoch, path)]` of the run's epoch checkpoints, oldest first."""
+    folder = run_path(run_dir, CHECKPOINT_DIR)
+    if not os.path.isdir(folder):
+        return []
+    found = []
+    for name in os.listdir(folder):
+        match = _CHECKPOINT_NAME.match(name)
+        if match:
+            found.append((int(match.group(1)), os.path.join(folder, name)))
+    return sorted(found)
+
+
+def _is_whole_keras_file(path):
+    """Whether `path` is a readable `.keras` archive with its weights."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return (archive.testzip() is None
+                    and "model.weights.h5" in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _one_line(error):
+    return " ".join(str(error).split())
+
+
+# A test hook, for tests only: TFZOO_TEST_KILL_DURING=KIND[:N] kills this
+# process with SIGKILL during its N-th (default: first) write of KIND, as
+# a crash or an out-of-memory kill would: the temporary file is cut to half
+# its size and never renamed. KIND is one of run (run.json), backup,
+# backup-metadata, checkpoint, history (just after an epoch's row) and
+# model.
+_writes_seen = collections.Counter()
+
+
+def crash_point(kind, temporary=None):
+    """The test hook: see above. Does nothing unless the variable names
+    `kind`."""
+    wanted, _, count = os.environ.get("TFZOO_TEST_KILL_DURING",
+                                      "").partition(":")
+    if not kind or wanted != kind:
+        return
+    _writes_seen[kind] += 1
+    if _writes_seen[kind] == int(count or 1):
+        if temporary:
+            os.truncate(temporary, os.path.getsize(temporary) // 2)
+        os.kill(os.getpid(), signal.SIGKILL)
