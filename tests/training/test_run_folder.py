@@ -63,7 +63,8 @@ def test_checking_writes_nothing_until_the_run_starts(tmp_path):
 
 def test_settings_of_old_runs_are_read_in_todays_names():
     assert upgrade_settings({"model": "gpt", "context_length": 64}) == {
-        "task": "language_model", "model": "gpt", "max_sequence_length": 64}
+        "task": "language_model", "model": "gpt", "max_sequence_length": 64,
+        "validation_data": None}
     assert upgrade_settings({"task": "classification", "max_length": 128,
                              "warmup_fraction": 0.1}) == {
         "task": "classification", "max_sequence_length": 128,
@@ -73,7 +74,8 @@ def test_settings_of_old_runs_are_read_in_todays_names():
     from tfzoo.training.lifecycle import compile_for_training
 
     odd = upgrade_settings({"task": "masked_lm", "warmup_fraction": 0.2})
-    assert odd == {"task": "masked_lm", "warmup_fraction": 0.2}
+    assert odd == {"task": "masked_lm", "warmup_fraction": 0.2,
+                   "validation_data": None}
     with pytest.raises(ValueError, match="warmup_fraction 0.2"):
         compile_for_training(None, odd, total_steps=10, metrics=[])
 
