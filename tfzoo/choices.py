@@ -13,13 +13,15 @@ any other:
 - `STRATEGIES`, `PRECISIONS`: where and in what float type training runs
   (`tfzoo.training.distribute`).
 - `QUOTING`: how TSV/CSV files read quotes (`tfzoo.data.table`).
+- `NGRAM_SMOOTHINGS`: the n-gram model's smoothing
+  (`tfzoo.models.ngram_lm`).
 
 Presets, the named model sizes, are in `tfzoo.presets`.
 """
 
 # Every run folder's run.json names its task: one of these keys.
 TASKS = {
-    "language_model": ("gpt", "lstm"),
+    "language_model": ("gpt", "lstm", "ngram"),
     "classification": ("bert-classifier", "transformer-classifier",
                        "lstm-classifier"),
     "masked_lm": ("bert-mlm",),
@@ -32,6 +34,7 @@ OPTIMIZERS = ("adamw", "muon")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 QUOTING = ("auto", "csv", "none")
+NGRAM_SMOOTHINGS = ("kneser_ney", "add_k")
 
 
 def task_of(model):

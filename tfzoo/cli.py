@@ -18,8 +18,9 @@ import sys
 
 # Light modules only (no TensorFlow), so that --help and argument errors
 # answer at once; each command imports what it runs.
-from tfzoo.choices import (MODELS, OPTIMIZERS, PRECISIONS, QUOTING,
-                           STRATEGIES, TASKS, TOKENIZERS, task_of)
+from tfzoo.choices import (MODELS, NGRAM_SMOOTHINGS, OPTIMIZERS,
+                           PRECISIONS, QUOTING, STRATEGIES, TASKS,
+                           TOKENIZERS, task_of)
 from tfzoo.console import quiet_native_logs
 from tfzoo.presets import (DEFAULT_PRESETS, ENCODER_MAX_SEQUENCE_LENGTH,
                            PRESETS)
@@ -87,7 +88,8 @@ def _train_parser(subparsers):
         "Rerunning the same command resumes an interrupted run.",
     )
     parser.add_argument("--model", choices=MODELS, default="gpt",
-                        help="what to train: a language model (gpt, lstm), "
+                        help="what to train: a language model (gpt, lstm, "
+                        "or the counted n-gram baseline: ngram), "
                         "a classifier, a BERT encoder by masked-LM "
                         "pretraining (bert-mlm), or a translation model "
                         "(seq2seq: the encoder-decoder Transformer; "
@@ -141,6 +143,20 @@ def _train_parser(subparsers):
     classifier.add_argument(
         "--labels", help="comma-separated class names, in label-id order "
         "(default: the training labels, sorted)")
+    ngram = parser.add_argument_group(
+        "n-gram", "--model ngram counts n-grams of the tokens (--tokenizer "
+        "char or subword) in seconds; the baseline the neural models must "
+        "beat")
+    ngram.add_argument("--order", type=_positive_int, default=5,
+                       help="n: each token is conditioned on the n-1 before "
+                       "it")
+    ngram.add_argument("--smoothing", choices=NGRAM_SMOOTHINGS,
+                       default="kneser_ney",
+                       help="kneser_ney: interpolated modified Kneser-Ney "
+                       "(Chen & Goodman 1998); add_k: (count + k) / "
+                       "(context count + k V)")
+    ngram.add_argument("--add-k", type=float, default=1.0,
+                       help="add_k's pseudo-count k")
     translation = parser.add_argument_group(
         "translation", "seq2seq and lstm-seq2seq read sentence pairs from "
         "TSV/CSV files (--train, --val; or a TFDS name such as "
@@ -286,7 +302,7 @@ def _generate_parser(subparsers):
                         help="text to continue (quote it)")
     parser.add_argument("--max-new-tokens", type=int,
                         help="from 1 to the max sequence length less 1 "
-                        "(default: half of it)")
+                        "(default: half of it; n-gram runs: 100)")
     parser.add_argument("--temperature", type=float, default=0.8,
                         help="0 or less: greedy decoding")
     parser.add_argument("--top-k", type=int, default=0,
@@ -437,6 +453,8 @@ def _generate(args):
     run = _load_run(args.run, "language_model")
     model, tokenizer = run.model, run.tokenizer
     end_token_id = _end_token_id(tokenizer, args.end_token)
+    if run.settings.get("model") == "ngram":
+        return _generate_ngram(run, args, end_token_id)
     max_new_tokens = args.max_new_tokens
     if max_new_tokens is None:
         max_new_tokens = model.max_sequence_length // 2
@@ -465,11 +483,31 @@ def _generate(args):
         print(prompt + text)
 
 
+def _generate_ngram(run, args, end_token_id):
+    from tfzoo.generation.ngram_sampling import sample_ngram
+    from tfzoo.text.encoding import valid_text
+
+    prompts = [valid_text(p) for p in args.prompts]
+    continuations = sample_ngram(
+        run.model, run.tokenizer, prompts,
+        max_new_tokens=args.max_new_tokens or 100,
+        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+        seed=args.seed, end_token_id=end_token_id)
+    for i, (prompt, text) in enumerate(zip(prompts, continuations)):
+        if i:
+            print("-" * 40)
+        print(prompt + text)
+
+
 def _export(args):
     from tfzoo.export import check_model_name, export
 
     check_model_name(args.name)
     run = _load_run(args.run)
+    if run.settings.get("model") == "ngram":
+        raise ValueError(f"{args.run} is an n-gram run; tfzoo export writes "
+                         "neural models (score and sample n-grams with "
+                         "tfzoo eval and tfzoo generate)")
     end_token_id = None
     if args.end_token is not None:
         if run.task != "language_model":
@@ -534,6 +572,8 @@ def _train(args):
         return _train_masked_lm(args)
     if task == "translation":
         return _train_translation(args)
+    if args.model == "ngram":
+        return _train_ngram(args)
     _check_data_and_val(args)
     strategy = _start_strategy(args)
     from tfzoo.training.language_model import make_settings, train
@@ -574,6 +614,27 @@ def _train(args):
     if sample is not None:
         print(f"\nModel saved to {os.path.join(args.out, 'model.keras')}. "
               f"A sample:\n\n{sample}\n")
+
+
+def _train_ngram(args):
+    _check_data_and_val(args)
+    neural_only = [f"--{name.replace('_', '-')}" for name in (
+        "preset", "epochs", "steps", "batch_size", "learning_rate")
+        if getattr(args, name) is not None]
+    if neural_only:
+        raise ValueError(f"--model ngram is counted, not trained: it takes "
+                         f"no {', '.join(neural_only)}")
+    from tfzoo.training.ngram import make_ngram_settings, train_ngram
+
+    settings = make_ngram_settings(
+        args.data, order=args.order, smoothing=args.smoothing, k=args.add_k,
+        tokenizer=args.tokenizer, vocabulary_size=args.vocab_size,
+        validation_fraction=args.validation_fraction or 0.1,
+        validation_data=args.val)
+    train_ngram(settings, args.out, data_dir=args.data_dir,
+                overwrite=args.overwrite)
+    print(f"\nModel saved to {args.out}; sample from it with: tfzoo "
+          f"generate --run {args.out} \"TEXT\"")
 
 
 def _check_data_and_val(args):

@@ -24,9 +24,10 @@ from tfzoo.data import (
 from tfzoo.data.sources import is_tfds_name
 from tfzoo.generation.scoring import text_log_likelihood
 from tfzoo.models import build_model
+from tfzoo.models.ngram_lm import NGramLM
 from tfzoo.optimizers import check_optimizer
 from tfzoo.presets import DEFAULT_PRESETS, get_preset
-from tfzoo.text.encoding import encode
+from tfzoo.text.encoding import decode, encode
 from tfzoo.text.kinds import (DEFAULT_VOCABULARY_SIZE, build_tokenizer,
                               tokenizer_kind)
 from tfzoo.text.saving import TOKENIZER_FILE, load_tokenizer, save_tokenizer
@@ -41,7 +42,8 @@ from tfzoo.training.metrics import BitsPerCharacter
 from tfzoo.training.run_folder import backup_epoch, run_path
 
 TASK = "language_model"
-MODELS = TASKS[TASK]
+# The neural ones; the n-gram model is counted by `training.ngram`.
+MODELS = tuple(model for model in TASKS[TASK] if model != "ngram")
 SPLITS = ("train", "validation")
 
 
@@ -368,12 +370,16 @@ def evaluate(run, data=None, data_dir=None, split=None, batch_size=None,
     if len(token_ids) < 2:
         raise ValueError(f"{source} has {len(token_ids)} token(s); scoring "
                          "needs at least 2")
-    log_likelihood, tokens = text_log_likelihood(
-        run.model, token_ids, stride=stride,
-        batch_size=batch_size or settings["batch_size"], verbose=verbose)
+    if isinstance(run.model, NGramLM):  # each token given the n-1 before
+        log_likelihood = float(run.model.log_probabilities(token_ids).sum())
+        tokens = len(token_ids) - 1
+    else:
+        log_likelihood, tokens = text_log_likelihood(
+            run.model, token_ids, stride=stride,
+            batch_size=batch_size or settings["batch_size"],
+            verbose=verbose)
     nats = -log_likelihood
-    first_token = run.tokenizer.detokenize([int(token_ids[0])])
-    characters = len(text) - len(_as_str(first_token))
+    characters = len(text) - len(decode(run.tokenizer, token_ids[:1]))
     words = len(text.split()) + text.count("\n")
     return {
         "source": source,
@@ -385,8 +391,3 @@ def evaluate(run, data=None, data_dir=None, split=None, batch_size=None,
         "loss_per_word": nats / max(words, 1),
         "word_perplexity": math.exp(min(nats / max(words, 1), 700.0)),
     }
-
-
-def _as_str(text):
-    text = getattr(text, "numpy", lambda: text)()
-    return text.decode("utf-8") if isinstance(text, bytes) else str(text)

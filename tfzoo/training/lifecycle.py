@@ -33,6 +33,7 @@ from tfzoo.training.distribute import (distribute_data, is_chief, is_default,
                                        wait_for_each_other)
 from tfzoo.training.loader import load_run
 from tfzoo.training.run_folder import (MODEL_FILE, check_run_folder,
+                                       model_file,
                                        remove_backup, run_path,
                                        save_model_atomically,
                                        start_run_folder, upgrade_settings)
@@ -79,7 +80,8 @@ def open_run(run_dir, settings, overwrite=False, strategy=None):
     if chief and state == "new":
         start_run_folder(run_dir, settings)
     if state == "complete":
-        print(f"{run_dir} is already complete ({MODEL_FILE} exists); "
+        print(f"{run_dir} is already complete ({model_file(settings)} "
+              "exists); "
               "use --overwrite to train it again.")
     return strategy, chief, state
 

@@ -11,9 +11,10 @@ from typing import NamedTuple, Optional
 import keras
 
 import tfzoo.models  # noqa: F401  (registers tfzoo's classes with Keras)
+from tfzoo.models.ngram_lm import NGramLM
 import tfzoo.training.metrics  # noqa: F401  (and its metrics)
 from tfzoo.text.saving import load_preprocessor, load_tokenizer
-from tfzoo.training.run_folder import (MODEL_FILE, read_settings,
+from tfzoo.training.run_folder import (model_file, read_settings,
                                        run_path)
 
 LABELS_FILE = "labels.json"
@@ -71,11 +72,11 @@ def load_run(run_dir, compile=False, settings=None):
     """
     if settings is None:
         settings = read_settings(run_dir)
-    model_path = run_path(run_dir, MODEL_FILE)
+    model_path = run_path(run_dir, model_file(settings))
     if not os.path.isfile(model_path):
         raise ValueError(
-            f"{run_dir} has no {MODEL_FILE} yet: finish (or resume) its "
-            "training first"
+            f"{run_dir} has no {model_file(settings)} yet: finish (or "
+            "resume) its training first"
         )
     task = settings["task"]
     labels = None
@@ -86,5 +87,8 @@ def load_run(run_dir, compile=False, settings=None):
     if task == "classification":
         with open(run_path(run_dir, LABELS_FILE), encoding="utf-8") as f:
             labels = json.load(f)
-    model = keras.saving.load_model(model_path, compile=compile)
+    if settings.get("model") == "ngram":
+        model = NGramLM.load(run_dir)
+    else:
+        model = keras.saving.load_model(model_path, compile=compile)
     return Run(run_dir, task, model, tokenizer, settings, labels)

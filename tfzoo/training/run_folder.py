@@ -36,6 +36,7 @@ import h5py
 
 RUN_FILE = "run.json"
 MODEL_FILE = "model.keras"
+NGRAM_FILE = "ngram.npz"  # an n-gram run's counts, written last
 BACKUP_DIR = "backup"
 BACKUP_METADATA_FILE = "training_metadata.json"
 CHECKPOINT_DIR = "checkpoints"
@@ -132,9 +133,15 @@ def check_run_folder(run_dir, settings, overwrite=False):
             f"{', '.join(differences)}); use --overwrite to replace it or "
             "choose another --out"
         )
-    if os.path.isfile(run_path(run_dir, MODEL_FILE)):
+    if os.path.isfile(run_path(run_dir, model_file(stored))):
         return "complete"
     return "resume"
+
+
+def model_file(settings):
+    """The file a finished run writes last: `model.keras`, or an n-gram
+    run's `ngram.npz`."""
+    return NGRAM_FILE if settings.get("model") == "ngram" else MODEL_FILE
 
 
 def start_run_folder(run_dir, settings):
