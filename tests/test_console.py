@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from tfzoo.console import is_chatter
+from tfzoo.console import ProgressBars, is_chatter
 
 CUDART = (b"I0000 00:00:1796026898.577777   11799 cudart_stub.cc:31] Could "
           b"not find cuda drivers on your machine, GPU will not be used.\n")
@@ -50,3 +50,20 @@ def test_native_lines_are_filtered_and_the_rest_passes(tmp_path):
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert result.returncode == 0
     assert result.stderr == "kept: a native line\nkept: python\nafter\n"
+
+
+def test_progress_bars_close_each_stage_with_its_duration(capsys):
+    bars = ProgressBars({"counting words": "texts", "learning": "tries"})
+    for done in range(4):
+        bars("counting words", done, 3)
+    bars("learning", 0, 9)
+    bars("learning", 5, 5)  # the stage ended sooner than it might have
+    bars("scoring", 2, 2)
+    captured = capsys.readouterr()
+    assert captured.out == ""  # stdout is for results
+    closing = [line for line in captured.err.splitlines()
+               if " in " in line and line.endswith(" s")]
+    assert [line.split(" in ")[0] for line in closing] == [
+        "counting words: 3 texts", "learning: 5 tries", "scoring: 2 steps"]
+    ProgressBars(verbose=False)("scoring", 1, 1)
+    assert capsys.readouterr().err == ""

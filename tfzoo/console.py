@@ -1,4 +1,4 @@
-"""Keep library chatter a user cannot act on off the terminal.
+"""The terminal: library chatter kept off it, progress shown on it.
 
 TensorFlow's C++ runtime, absl and SentencePiece write log lines straight
 to file descriptor 2, below Python, and some of them ignore
@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import threading
+import time
 
 # absl/glog lines: "I0000 00:00:1796026898.577 11799 port.cc:153] ...".
 _NATIVE_LOG = re.compile(rb"^([IWEF])\d{4} [\d:.]+\s+\d+ [\w.\-/]+:\d+\]")
@@ -74,3 +75,46 @@ def quiet_native_logs():
         os.dup2(terminal, 2)  # closes the pipe's last write end
         thread.join(timeout=5)
         os.close(terminal)
+
+
+class ProgressBars:
+    """A `progress(stage, done, total)` callback for long steps: each stage
+    shows as a Keras progress bar on stderr (counts, rate and time left)
+    and ends with a line that gives its duration. Keras is imported on the
+    first call, so that this module stays light.
+
+    Args:
+        units: dict from stage to the unit of its counts (default
+            `"steps"`).
+        verbose: bool; `False` shows nothing.
+
+    Example:
+    >>> progress = ProgressBars({"counting words": "texts"})
+    >>> for done in range(0, 25001, 1000):
+    ...     progress("counting words", done, 25000)
+    counting words: 25,000 texts in 41.2 s
+    """
+
+    def __init__(self, units=None, verbose=True):
+        self.units = dict(units or {})
+        self.verbose = verbose
+        self.stage = None
+
+    def __call__(self, stage, done, total):
+        if not self.verbose or total <= 0:
+            return
+        import keras
+
+        unit = self.units.get(stage, "steps")
+        with contextlib.redirect_stdout(sys.stderr):  # stdout: results
+            if stage != self.stage:
+                self.stage, self.start = stage, time.perf_counter()
+                print(f"{stage}:")
+                self.bar = keras.utils.Progbar(total, unit_name=unit[:-1])
+            self.bar.target = total  # a stage may end sooner than planned
+            self.bar.update(done)
+        if done >= total:
+            seconds = time.perf_counter() - self.start
+            print(f"{stage}: {done:,} {unit} in {seconds:.1f} s",
+                  file=sys.stderr)
+            self.stage = None

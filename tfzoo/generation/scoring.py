@@ -8,17 +8,15 @@ whole, each token after the first exactly once, with at least
 `max_sequence_length - stride` tokens of context.
 """
 
-import contextlib
-import sys
-
-import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from tfzoo.console import ProgressBars
 from tfzoo.data.windows import default_stride, scoring_windows
 
 WINDOWS_PER_CALL = 32  # windows the model reads at once in `log_likelihood`
+SCORING = "scoring"
 
 
 def window_log_likelihoods(model, windows, counted):
@@ -111,19 +109,18 @@ def text_log_likelihood(model, token_ids, stride=None, batch_size=64,
         lambda windows, counted: window_log_likelihoods(
             model, windows, counted),
         jit_compile=jit_compile)
-    progress = keras.utils.Progbar(len(windows), unit_name="window",
-                                   verbose=1 if verbose else 0)
+    progress = ProgressBars({SCORING: "windows"}, verbose)
     total = 0.0
-    with contextlib.redirect_stdout(sys.stderr):  # stdout has the results
-        for start in range(0, len(windows), batch_size):
-            batch_windows = windows[start:start + batch_size]
-            batch_counted = counted[start:start + batch_size]
-            size = len(batch_windows)
-            if size < batch_size:  # one shape, one compilation
-                extra = batch_size - size
-                batch_windows = np.pad(batch_windows, [[0, extra], [0, 0]])
-                batch_counted = np.pad(batch_counted, [[0, extra], [0, 0]])
-            sums = step(batch_windows, batch_counted).numpy()[:size]
-            total += float(np.sum(sums, dtype=np.float64))
-            progress.add(size)
+    progress(SCORING, 0, len(windows))
+    for start in range(0, len(windows), batch_size):
+        batch_windows = windows[start:start + batch_size]
+        batch_counted = counted[start:start + batch_size]
+        size = len(batch_windows)
+        if size < batch_size:  # one shape, one compilation
+            extra = batch_size - size
+            batch_windows = np.pad(batch_windows, [[0, extra], [0, 0]])
+            batch_counted = np.pad(batch_counted, [[0, extra], [0, 0]])
+        sums = step(batch_windows, batch_counted).numpy()[:size]
+        total += float(np.sum(sums, dtype=np.float64))
+        progress(SCORING, start + size, len(windows))
     return total, int(counted.sum())

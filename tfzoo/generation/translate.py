@@ -19,7 +19,7 @@ _TRANSLATORS = weakref.WeakKeyDictionary()
 def translate(model, tokenizer, sources, beam_width=1, max_new_tokens=None,
               length_penalty=DEFAULT_LENGTH_PENALTY, temperature=0.0, top_k=0,
               top_p=1.0, seed=None, use_cache=True, jit_compile=True,
-              batch_size=64):
+              batch_size=64, progress=None):
     """Translates each source sentence.
 
     Args:
@@ -40,6 +40,9 @@ def translate(model, tokenizer, sources, beam_width=1, max_new_tokens=None,
         use_cache: bool; `False` re-runs the whole model at every step.
         jit_compile: bool; compile the decoding loops with XLA.
         batch_size: int, sentences decoded together.
+        progress: callable `progress("translating", done, total)` or None,
+            called after each batch with the sentences translated (such as
+            `tfzoo.console.ProgressBars`).
 
     Returns:
         A str for a str source, else a list of str.
@@ -80,6 +83,7 @@ def translate(model, tokenizer, sources, beam_width=1, max_new_tokens=None,
     # shapes to compile); the answers come back in the given order.
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
     texts = [None] * len(sources)
+    progress = progress or (lambda stage, done, total: None)
     for start in range(0, len(order), batch_size):
         indices = order[start:start + batch_size]
         batch = tf.constant([valid_text(sources[i]) for i in indices])
@@ -94,4 +98,5 @@ def translate(model, tokenizer, sources, beam_width=1, max_new_tokens=None,
         for i, text in zip(indices, decoded):
             texts[i] = "" if not sources[i] else text.decode("utf-8",
                                                              "replace")
+        progress("translating", start + len(indices), len(sources))
     return texts[0] if single else texts

@@ -7,6 +7,8 @@ import keras
 import keras_hub
 import tensorflow as tf
 
+from tfzoo.text.word_piece_vocabulary import learn_word_piece
+
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
@@ -80,13 +82,15 @@ class BertPreprocessor(keras.layers.Layer):
                    sequence_length)
 
     @classmethod
-    def from_texts(cls, texts, vocabulary_size, sequence_length=128):
+    def from_texts(cls, texts, vocabulary_size, sequence_length=128,
+                   progress=None):
         """Learns an uncased WordPiece vocabulary of about `vocabulary_size`
-        tokens (the special tokens included) from a list of strings."""
-        vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
-            tf.data.Dataset.from_tensor_slices(texts).batch(1000),
-            vocabulary_size, lowercase=True, strip_accents=True,
-            reserved_tokens=list(SPECIAL_TOKENS))
+        tokens (the special tokens included) from a list of strings, as
+        keras-hub's `compute_word_piece_vocabulary` does, reporting its
+        steps to `progress` (see `word_piece_vocabulary.learn_word_piece`;
+        `ProgressBars()` shows them)."""
+        vocabulary = learn_word_piece(list(texts), vocabulary_size,
+                                      list(SPECIAL_TOKENS), progress)
         return cls(vocabulary, True, sequence_length)
 
     def vocabulary_size(self):

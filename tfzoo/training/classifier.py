@@ -10,22 +10,22 @@ preprocessor, `tfzoo.text.saving`) and `labels.json` (the class names, in
 label-id order).
 """
 
-import contextlib
 import math
 import os
-import sys
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tfzoo.choices import TASKS, check_choice
+from tfzoo.console import ProgressBars
 from tfzoo.data.labelled import (LabelledText, classification_dataset,
                                  label_ids, label_names, read_labelled)
 from tfzoo.models import (BertClassifier, BertEncoder, LSTMClassifier,
                           from_hf_checkpoint)
 from tfzoo.models.bert_checkpoint import FILES as CHECKPOINT_FILES
 from tfzoo.presets import ENCODER_MAX_SEQUENCE_LENGTH, ENCODER_SIZES
+from tfzoo.text import word_piece_vocabulary
 from tfzoo.text.bert_preprocessor import BertPreprocessor
 from tfzoo.text.saving import load_preprocessor, save_preprocessor
 from tfzoo.training.distribute import (describe, precision_name,
@@ -228,7 +228,8 @@ def _encoder_and_preprocessor(settings, train):
 
     preprocessor = BertPreprocessor.from_texts(
         train.texts + (train.pairs or []), settings["vocabulary_size"],
-        max_sequence_length)
+        max_sequence_length, progress=ProgressBars(
+            word_piece_vocabulary.UNITS))
     if settings["model"] == "lstm-classifier":
         return None, preprocessor
     encoder = BertEncoder(
@@ -254,12 +255,13 @@ def predict_probabilities(model, preprocessor, texts, pairs=None,
     predict = tf.function(
         lambda inputs: keras.ops.softmax(model(inputs, training=False)),
         reduce_retracing=True)
-    progress = keras.utils.Progbar(len(texts), unit_name="example",
-                                   verbose=1 if verbose else 0)
-    with contextlib.redirect_stdout(sys.stderr):  # stdout has the results
-        for inputs, index in dataset:  # buckets reorder; index restores
-            probabilities[index.numpy()] = predict(inputs).numpy()
-            progress.add(len(index))
+    progress = ProgressBars({"classifying": "examples"}, verbose)
+    done = 0
+    progress("classifying", done, len(texts))
+    for inputs, index in dataset:  # buckets reorder examples; index restores
+        probabilities[index.numpy()] = predict(inputs).numpy()
+        done += len(index)
+        progress("classifying", done, len(texts))
     return probabilities
 
 

@@ -19,9 +19,11 @@ import keras_hub
 import tensorflow as tf
 
 from tfzoo.choices import TASKS
+from tfzoo.console import ProgressBars
 from tfzoo.data import load_text_splits
 from tfzoo.models import BertEncoder, BertMaskedLM
 from tfzoo.presets import ENCODER_MAX_SEQUENCE_LENGTH, ENCODER_SIZES
+from tfzoo.text import word_piece_vocabulary
 from tfzoo.text.bert_preprocessor import BertPreprocessor
 from tfzoo.text.saving import save_preprocessor
 from tfzoo.training.distribute import describe
@@ -125,7 +127,8 @@ def train_masked_lm(settings, run_dir, data_dir=None, overwrite=False,
 
     preprocessor = BertPreprocessor.from_texts(
         train_lines, settings["vocabulary_size"],
-        settings["max_sequence_length"])
+        settings["max_sequence_length"], progress=ProgressBars(
+            word_piece_vocabulary.UNITS))
     batch_size = settings["batch_size"] * strategy.num_replicas_in_sync
     steps_per_epoch = settings["steps_per_epoch"] or math.ceil(
         len(train_lines) / batch_size)

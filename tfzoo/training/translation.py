@@ -19,6 +19,7 @@ import sacrebleu
 import tensorflow as tf
 
 from tfzoo.choices import QUOTING, TASKS, check_choice
+from tfzoo.console import ProgressBars
 from tfzoo.data.parallel import (count_tokens, encode_pairs, read_parallel,
                                  translation_dataset)
 from tfzoo.generation.translate import translate
@@ -271,7 +272,7 @@ def token_loss(model, pairs, batch_size=64):
 
 
 def evaluate(run, data=None, data_dir=None, batch_size=64, beam_width=4,
-             length_penalty=DEFAULT_LENGTH_PENALTY, limit=None):
+             length_penalty=DEFAULT_LENGTH_PENALTY, limit=None, verbose=True):
     """Loss, perplexity, BLEU and chrF of a finished translation run (a
     `loader.Run`) on sentence pairs (default: its validation data).
 
@@ -291,6 +292,7 @@ def evaluate(run, data=None, data_dir=None, batch_size=64, beam_width=4,
         beam_width: int, the beam search to report beside greedy.
         length_penalty: float, beam search's `alpha`.
         limit: int or None, evaluate the first `limit` pairs only.
+        verbose: bool, show the translations' progress on stderr.
 
     Returns:
         dict: `loss` (nats per target token), `perplexity`, `tokens`,
@@ -315,15 +317,24 @@ def evaluate(run, data=None, data_dir=None, batch_size=64, beam_width=4,
     decodings = {"greedy": 1}
     if beam_width > 1:
         decodings["beam"] = beam_width
+    bars = ProgressBars({f"translating ({name})": "sentences"
+                         for name in decodings}, verbose)
     for name, width in decodings.items():
         translations = translate(run.model, run.tokenizer, pairs.sources,
                                  beam_width=width,
                                  length_penalty=length_penalty,
-                                 batch_size=batch_size)
+                                 batch_size=batch_size,
+                                 progress=_labelled(bars, name))
         metrics[name] = translation_scores(pairs.sources, translations,
                                            pairs.targets)
         metrics[name]["beam_width"] = width
     return metrics
+
+
+def _labelled(progress, name):
+    """`progress` with the stage named after the decoding."""
+    return lambda stage, done, total: progress(f"{stage} ({name})", done,
+                                               total)
 
 
 def translation_scores(sources, translations, references):
