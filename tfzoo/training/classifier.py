@@ -12,6 +12,7 @@ label-id order).
 
 import math
 import os
+import weakref
 
 import keras
 import numpy as np
@@ -252,9 +253,7 @@ def predict_probabilities(model, preprocessor, texts, pairs=None,
         preprocessor, labelled, np.arange(len(texts), dtype=np.int32),
         batch_size)
     probabilities = np.zeros((len(texts), model.output_shape[-1]), "float32")
-    predict = tf.function(
-        lambda inputs: keras.ops.softmax(model(inputs, training=False)),
-        reduce_retracing=True)
+    predict = _predictor(model)
     progress = ProgressBars({"classifying": "examples"}, verbose)
     done = 0
     progress("classifying", done, len(texts))
@@ -263,6 +262,19 @@ def predict_probabilities(model, preprocessor, texts, pairs=None,
         done += len(index)
         progress("classifying", done, len(texts))
     return probabilities
+
+
+def _predictor(model):
+    """One compiled `inputs -> probabilities` step per model, reused, so
+    that each bucket shape is traced once."""
+    if model not in _PREDICTORS:
+        _PREDICTORS[model] = tf.function(
+            lambda inputs: keras.ops.softmax(model(inputs, training=False)),
+            reduce_retracing=True)
+    return _PREDICTORS[model]
+
+
+_PREDICTORS = weakref.WeakKeyDictionary()
 
 
 def classification_metrics(true_ids, predicted_ids, num_classes):
