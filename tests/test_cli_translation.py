@@ -74,6 +74,14 @@ LOADER = textwrap.dedent("""
                         max_new_tokens=tf.constant(max_new_tokens))
         return [t.decode("utf-8") for t in out["translation"].numpy()]
 
+    def bad_shape(**inputs):
+        values = {"beam_width": 1, "max_new_tokens": 48, **inputs}
+        try:
+            translate(**{k: tf.constant(v) for k, v in values.items()})
+        except tf.errors.InvalidArgumentError as error:
+            return [line.strip() for line in str(error).splitlines()
+                    if "Shape of tensor" in line][0]
+
     sentences = json.loads(sys.argv[2])
     results = {
         "signatures": sorted(loaded.signatures),
@@ -90,6 +98,8 @@ LOADER = textwrap.dedent("""
         # The function's defaults: greedy, the longest translation.
         "defaults": [t.decode("utf-8") for t in loaded.translate(
             tf.constant(sentences))["translation"].numpy()],
+        "bad_shapes": [bad_shape(source=[sentences[:1]]),
+                       bad_shape(source=sentences, beam_width=[1, 2])],
     }
     results["tfzoo imported"] = any(m.startswith(("tfzoo", "keras_hub"))
                                     for m in sys.modules)
@@ -131,6 +141,13 @@ def test_export_serves_raw_strings_in_a_fresh_process(trained, tmp_path,
     assert len(served["two_tokens"][0].split()) <= 2
     assert served["many_tokens"] == served["greedy"][:1]
     assert served["defaults"] == served["greedy"]
+    # An input of the wrong shape is refused, named.
+    assert served["bad_shapes"] == [
+        "Shape of tensor source [1,1] is not compatible with expected shape "
+        "[?].",
+        "Shape of tensor beam_width [2] is not compatible with expected "
+        "shape [].",
+    ]
 
 
 def test_resume_after_a_crash(tmp_path, capsys):

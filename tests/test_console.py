@@ -7,12 +7,18 @@ import textwrap
 
 import pytest
 
-from tfzoo.console import ProgressBars, is_chatter
+from tfzoo.console import is_chatter
 
 CUDART = (b"I0000 00:00:1796026898.577777   11799 cudart_stub.cc:31] Could "
           b"not find cuda drivers on your machine, GPU will not be used.\n")
 CUINIT = (b"E0000 00:00:1796026947.556455   12072 cuda_platform.cc:52] failed "
-          b"call to cuInit: INTERNAL: CUDA error\n")
+          b"call to cuInit: INTERNAL: CUDA error: Failed call to cuInit: "
+          b"UNKNOWN ERROR (303)\n")
+# A real driver error on a machine with a GPU: kept.
+DRIVER = (b"E0000 00:00:1796026947.556455   12072 cuda_platform.cc:52] failed "
+          b"call to cuInit: CUDA_ERROR_SYSTEM_DRIVER_MISMATCH\n")
+FATAL = (b"F0000 00:00:1796026947.5   12072 cuda_executor.cc:1] Check "
+         b"failed: Could not find cuda drivers on your machine\n")
 NORMALIZER = (b"normalizer.cc(51) LOG(INFO) precompiled_charsmap is empty. "
               b"use identity normalization.\n")
 OTHER_ERROR = (b"E0000 00:00:1796026947.5   12072 op_kernel.cc:1830] "
@@ -26,6 +32,7 @@ ABSL = (b"WARNING: All log messages before absl::InitializeLog() is called "
     (CUINIT, 2, True), (CUINIT, 0, False),
     (NORMALIZER, 1, True), (NORMALIZER, 0, False),
     (OTHER_ERROR, 2, False), (OTHER_ERROR, 3, True),
+    (DRIVER, 2, False), (FATAL, 3, False),
     (ABSL, 2, True), (ABSL, 0, False),
     (b"tfzoo: error: no such file\n", 3, False),
     (b"Traceback (most recent call last):\n", 3, False),
@@ -52,18 +59,47 @@ def test_native_lines_are_filtered_and_the_rest_passes(tmp_path):
     assert result.stderr == "kept: a native line\nkept: python\nafter\n"
 
 
-def test_progress_bars_close_each_stage_with_its_duration(capsys):
-    bars = ProgressBars({"counting words": "texts", "learning": "tries"})
-    for done in range(4):
-        bars("counting words", done, 3)
-    bars("learning", 0, 9)
-    bars("learning", 5, 5)  # the stage ended sooner than it might have
-    bars("scoring", 2, 2)
-    captured = capsys.readouterr()
-    assert captured.out == ""  # stdout is for results
-    closing = [line for line in captured.err.splitlines()
-               if " in " in line and line.endswith(" s")]
-    assert [line.split(" in ")[0] for line in closing] == [
-        "counting words: 3 texts", "learning: 5 tries", "scoring: 2 steps"]
-    ProgressBars(verbose=False)("scoring", 1, 1)
-    assert capsys.readouterr().err == ""
+def run_quietly(body, level="2"):
+    """Runs `body` (Python lines) under `quiet_native_logs` in a fresh
+    process; returns it, finished."""
+    script = ("import os, sys, time\n"
+              "from tfzoo.console import quiet_native_logs\n"
+              "with quiet_native_logs():\n"
+              + textwrap.indent(textwrap.dedent(body), "    "))
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": level}, timeout=60)
+
+
+def test_a_progress_bar_passes_before_its_line_ends():
+    # A bar redrawn with "\r" has no newline until it is done; a crash
+    # right after must not lose it, nor the fatal line before it.
+    result = run_quietly("""
+        os.write(2, b"\\r 1/3 [=====.....] - 1s")
+        os.write(2, b"F0000 00:00:1.5   1 check.cc:3] Check failed\\n")
+        os.write(2, b"\\r 2/3 [=======...] - 2s")
+        time.sleep(0.5)
+        os.abort()
+    """)
+    assert result.returncode != 0
+    assert result.stderr == (b"\r 1/3 [=====.....] - 1s"
+                             b"F0000 00:00:1.5   1 check.cc:3] Check failed\n"
+                             b"\r 2/3 [=======...] - 2s")
+
+
+def test_much_output_neither_blocks_nor_is_lost():
+    result = run_quietly("""
+        for i in range(20000):
+            os.write(2, b"%d: a line of real output\\n" % i)
+            os.write(2, b"I0000 00:00:1.5   1 port.cc:1] chatter\\n")
+    """)
+    assert result.returncode == 0
+    lines = result.stderr.decode().splitlines()
+    assert lines == [f"{i}: a line of real output" for i in range(20000)]
+
+
+def test_level_0_filters_nothing():
+    result = run_quietly("""
+        os.write(2, b"I0000 00:00:1.5   1 port.cc:1] chatter\\n")
+    """, level="0")
+    assert result.stderr == b"I0000 00:00:1.5   1 port.cc:1] chatter\n"

@@ -366,3 +366,13 @@ def test_bad_names_are_refused(exports, tmp_path, name):
         export_run(str(root / "runs" / "gpt-char"), name,
                    base_dir=str(tmp_path))
     assert os.listdir(tmp_path) == []
+
+
+def test_score_takes_no_texts_and_texts_with_nothing_to_score(exports):
+    _, exported, _ = exports
+    _, model, tokenizer = exported["gpt-char"]
+    empty = tfzoo.score(model, tokenizer, [])
+    assert empty["log_likelihood"].shape == empty["token_count"].shape == (0,)
+    nothing = tfzoo.score(model, tokenizer, ["", "x", ""])
+    assert nothing["token_count"].tolist() == [0, 0, 0]
+    assert nothing["log_likelihood"].tolist() == [0.0, 0.0, 0.0]

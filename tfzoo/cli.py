@@ -147,16 +147,15 @@ def _train_parser(subparsers):
         "n-gram", "--model ngram counts n-grams of the tokens (--tokenizer "
         "char or subword) in seconds; the baseline the neural models must "
         "beat")
-    ngram.add_argument("--order", type=_positive_int, default=5,
+    ngram.add_argument("--order", type=_positive_int,
                        help="n: each token is conditioned on the n-1 before "
-                       "it")
+                       "it (default: 5)")
     ngram.add_argument("--smoothing", choices=NGRAM_SMOOTHINGS,
-                       default="kneser_ney",
                        help="kneser_ney: interpolated modified Kneser-Ney "
                        "(Chen & Goodman 1998); add_k: (count + k) / "
-                       "(context count + k V)")
-    ngram.add_argument("--add-k", type=float, default=1.0,
-                       help="add_k's pseudo-count k")
+                       "(context count + k V) (default: kneser_ney)")
+    ngram.add_argument("--add-k", type=float,
+                       help="add_k's pseudo-count k (default: 1.0)")
     translation = parser.add_argument_group(
         "translation", "seq2seq and lstm-seq2seq read sentence pairs from "
         "TSV/CSV files (--train, --val; or a TFDS name such as "
@@ -490,7 +489,8 @@ def _generate_ngram(run, args, end_token_id):
     prompts = [valid_text(p) for p in args.prompts]
     continuations = sample_ngram(
         run.model, run.tokenizer, prompts,
-        max_new_tokens=args.max_new_tokens or 100,
+        max_new_tokens=(100 if args.max_new_tokens is None
+                        else args.max_new_tokens),
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
         seed=args.seed, end_token_id=end_token_id)
     for i, (prompt, text) in enumerate(zip(prompts, continuations)):
@@ -504,10 +504,6 @@ def _export(args):
 
     check_model_name(args.name)
     run = _load_run(args.run)
-    if run.settings.get("model") == "ngram":
-        raise ValueError(f"{args.run} is an n-gram run; tfzoo export writes "
-                         "neural models (score and sample n-grams with "
-                         "tfzoo eval and tfzoo generate)")
     end_token_id = None
     if args.end_token is not None:
         if run.task != "language_model":
@@ -574,6 +570,10 @@ def _train(args):
         return _train_translation(args)
     if args.model == "ngram":
         return _train_ngram(args)
+    ngram_only = [f"--{name.replace('_', '-')}" for name in (
+        "order", "smoothing", "add_k") if getattr(args, name) is not None]
+    if ngram_only:
+        raise ValueError(f"{', '.join(ngram_only)} applies to --model ngram")
     _check_data_and_val(args)
     strategy = _start_strategy(args)
     from tfzoo.training.language_model import make_settings, train
@@ -597,7 +597,7 @@ def _train(args):
         clip_norm=args.clip_norm,
         max_sequence_length=args.max_sequence_length,
         dropout=args.dropout,
-        validation_fraction=args.validation_fraction or 0.1,
+        validation_fraction=_validation_fraction(args),
         validation_data=args.val,
         seed=args.seed,
         jit_compile=not args.no_xla,
@@ -619,22 +619,35 @@ def _train(args):
 def _train_ngram(args):
     _check_data_and_val(args)
     neural_only = [f"--{name.replace('_', '-')}" for name in (
-        "preset", "epochs", "steps", "batch_size", "learning_rate")
+        "preset", "epochs", "steps", "steps_per_epoch", "batch_size",
+        "global_batch_size", "learning_rate", "warmup_steps", "optimizer",
+        "weight_decay", "max_sequence_length", "dropout")
         if getattr(args, name) is not None]
     if neural_only:
         raise ValueError(f"--model ngram is counted, not trained: it takes "
                          f"no {', '.join(neural_only)}")
     from tfzoo.training.ngram import make_ngram_settings, train_ngram
 
+    if args.add_k is not None and args.smoothing != "add_k":
+        raise ValueError("--add-k applies to --smoothing add_k")
     settings = make_ngram_settings(
-        args.data, order=args.order, smoothing=args.smoothing, k=args.add_k,
+        args.data, order=args.order or 5,
+        smoothing=args.smoothing or "kneser_ney",
+        k=1.0 if args.add_k is None else args.add_k,
         tokenizer=args.tokenizer, vocabulary_size=args.vocab_size,
-        validation_fraction=args.validation_fraction or 0.1,
+        validation_fraction=_validation_fraction(args),
         validation_data=args.val)
     train_ngram(settings, args.out, data_dir=args.data_dir,
                 overwrite=args.overwrite)
     print(f"\nModel saved to {args.out}; sample from it with: tfzoo "
           f"generate --run {args.out} \"TEXT\"")
+
+
+def _validation_fraction(args):
+    """`--validation-fraction`, 0.1 when not given."""
+    if args.validation_fraction is None:
+        return 0.1
+    return args.validation_fraction
 
 
 def _check_data_and_val(args):
@@ -715,7 +728,7 @@ def _train_masked_lm(args):
         "max_sequence_length": args.max_sequence_length,
     }
     settings = make_mlm_settings(
-        args.data, validation_fraction=args.validation_fraction or 0.1,
+        args.data, validation_fraction=_validation_fraction(args),
         validation_data=args.val,
         seed=args.seed,
         **{k: v for k, v in options.items() if v is not None})

@@ -1,23 +1,30 @@
-"""The terminal: library chatter kept off it, progress shown on it.
+"""Keep library chatter a user cannot act on off the terminal.
 
 TensorFlow's C++ runtime, absl and SentencePiece write log lines straight
 to file descriptor 2, below Python, and some of them ignore
 `TF_CPP_MIN_LOG_LEVEL` (`cudart_stub.cc ... Could not find cuda drivers`,
 `normalizer.cc ... LOG(INFO)`, absl's "All log messages before
 absl::InitializeLog()"). `quiet_native_logs` runs a command with file
-descriptor 2 read by a thread that passes every line on to the terminal
-except those log lines below the level `TF_CPP_MIN_LOG_LEVEL` asks for
-and, unless it is 0, the lines that only say the machine has no GPU (the
-`tfzoo` command sets 2: Python's warnings and errors and TensorFlow's own
-errors still show).
+descriptor 2 piped into a small filter process (`python -m
+tfzoo.console`), which passes everything on to the terminal as it comes,
+progress bars included, except:
+
+- native log lines below the level `TF_CPP_MIN_LOG_LEVEL` asks for (the
+  `tfzoo` command sets 2: warnings and errors of Python and TensorFlow's
+  own errors still show), and,
+- unless it is 0, the lines that only say this machine has no GPU
+  (tfzoo's banner names the devices it trains on).
+
+A fatal line (`F...`) always passes. The filter is a process of its own,
+so it drains the pipe even after the command crashes, and its last lines
+still reach the terminal.
 """
 
 import contextlib
 import os
 import re
+import subprocess
 import sys
-import threading
-import time
 
 # absl/glog lines: "I0000 00:00:1796026898.577 11799 port.cc:153] ...".
 _NATIVE_LOG = re.compile(rb"^([IWEF])\d{4} [\d:.]+\s+\d+ [\w.\-/]+:\d+\]")
@@ -26,95 +33,103 @@ _SENTENCEPIECE_LOG = re.compile(rb"^[\w.\-/]+\.cc\(\d+\) LOG\(([IWEF])")
 _SEVERITIES = b"IWEF"  # index = the TF_CPP_MIN_LOG_LEVEL that keeps it
 _ABSL_PREAMBLE = (b"WARNING: All log messages before absl::InitializeLog() "
                   b"is called are written to STDERR")
-# Native lines that say only that this machine has no GPU (tfzoo's banner
-# names the devices it trains on): dropped unless TF_CPP_MIN_LOG_LEVEL=0.
-_NO_GPU = re.compile(rb"(cudart_stub|cuda_platform|cuda_executor|"
-                     rb"cuda_diagnostics)\.cc:\d+\]")
+# What a machine without a GPU (or its driver) is told at every start.
+_NO_GPU = re.compile(
+    rb"Could not find cuda drivers on your machine|"
+    rb"failed call to cuInit: .*UNKNOWN ERROR \(303\)|"
+    rb"kernel driver does not appear to be running on this host|"
+    rb"no NVIDIA GPU device is present")
+# A line that has not ended yet is held back only while it may still turn
+# out to be one of the above; anything else (a progress bar redrawn with
+# "\r") passes at once.
+_MAYBE_CHATTER = re.compile(rb"^([IWEF]\d|WARNING: All|[\w.\-/]+\.cc\()")
 
 
 def is_chatter(line, min_level):
-    """Whether a line written to stderr is a native log line below
-    `min_level` (0: info and up are kept, 1: warnings, 2: errors, 3: fatal
-    only)."""
+    """Whether a line written to stderr is a native log line to drop at
+    `min_level` (0: info and up are kept, 1: warnings and up, 2: errors and
+    up, 3: fatal only; see the module docstring)."""
     if line.startswith(_ABSL_PREAMBLE):
         return min_level > 0
     match = _NATIVE_LOG.match(line) or _SENTENCEPIECE_LOG.match(line)
-    if not match:
+    if not match or match.group(1) == b"F":
         return False
     return (_SEVERITIES.index(match.group(1)) < min_level
             or (min_level > 0 and bool(_NO_GPU.search(line))))
 
 
+def min_log_level():
+    """`TF_CPP_MIN_LOG_LEVEL` as an int from 0 to 3 (0 if unset or not a
+    number)."""
+    value = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0").strip()
+    return min(max(int(value), 0), 3) if value.isdigit() else 0
+
+
 @contextlib.contextmanager
 def quiet_native_logs():
     """Filters file descriptor 2 (see the module docstring) while the
-    `with` block runs; everything else written there reaches the terminal
-    unchanged, line by line, before the block ends."""
-    min_level = int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") or 0)
-    if min_level == 0:
+    `with` block runs. Nothing is filtered at `TF_CPP_MIN_LOG_LEVEL=0`, or
+    if the filter process cannot start."""
+    level = min_log_level()
+    if level == 0:
         yield
         return
     sys.stderr.flush()
     terminal = os.dup(2)
-    read_end, write_end = os.pipe()
-    os.dup2(write_end, 2)
-    os.close(write_end)
-
-    def forward():
-        with os.fdopen(read_end, "rb") as lines:
-            for line in lines:
-                if not is_chatter(line, min_level):
-                    os.write(terminal, line)
-
-    thread = threading.Thread(target=forward, daemon=True)
-    thread.start()
+    try:
+        filter_process = subprocess.Popen(
+            [sys.executable, "-m", "tfzoo.console", str(level)],
+            stdin=subprocess.PIPE, stdout=terminal, close_fds=True)
+    except OSError:
+        os.close(terminal)
+        yield
+        return
+    os.dup2(filter_process.stdin.fileno(), 2)
     try:
         yield
     finally:
         sys.stderr.flush()
-        os.dup2(terminal, 2)  # closes the pipe's last write end
-        thread.join(timeout=5)
+        os.dup2(terminal, 2)  # the pipe's last write end is now ours only
         os.close(terminal)
+        filter_process.stdin.close()  # end of input: it drains and exits
+        try:
+            filter_process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            filter_process.kill()
 
 
-class ProgressBars:
-    """A `progress(stage, done, total)` callback for long steps: each stage
-    shows as a Keras progress bar on stderr (counts, rate and time left)
-    and ends with a line that gives its duration. Keras is imported on the
-    first call, so that this module stays light.
+def filter_lines(min_level, source=0, target=1):
+    """Copies `source` to `target` as it comes, without the chatter lines
+    (`is_chatter`): the filter process's loop."""
+    pending = b""
+    while True:
+        try:
+            data = os.read(source, 65536)
+        except InterruptedError:
+            continue
+        if not data:
+            break
+        *lines, pending = (pending + data).split(b"\n")
+        out = b"".join(line + b"\n" for line in lines
+                       if not is_chatter(line + b"\n", min_level))
+        if pending and not _MAYBE_CHATTER.match(pending):
+            out, pending = out + pending, b""
+        _write(target, out)
+    if not is_chatter(pending, min_level):
+        _write(target, pending)
 
-    Args:
-        units: dict from stage to the unit of its counts (default
-            `"steps"`).
-        verbose: bool; `False` shows nothing.
 
-    Example:
-    >>> progress = ProgressBars({"counting words": "texts"})
-    >>> for done in range(0, 25001, 1000):
-    ...     progress("counting words", done, 25000)
-    counting words: 25,000 texts in 41.2 s
-    """
-
-    def __init__(self, units=None, verbose=True):
-        self.units = dict(units or {})
-        self.verbose = verbose
-        self.stage = None
-
-    def __call__(self, stage, done, total):
-        if not self.verbose or total <= 0:
+def _write(target, data):
+    """Writes all of `data`; a terminal that is gone is ignored (the input
+    is still drained, so the command never blocks on a full pipe)."""
+    while data:
+        try:
+            data = data[os.write(target, data):]
+        except InterruptedError:
+            continue
+        except OSError:
             return
-        import keras
 
-        unit = self.units.get(stage, "steps")
-        with contextlib.redirect_stdout(sys.stderr):  # stdout: results
-            if stage != self.stage:
-                self.stage, self.start = stage, time.perf_counter()
-                print(f"{stage}:")
-                self.bar = keras.utils.Progbar(total, unit_name=unit[:-1])
-            self.bar.target = total  # a stage may end sooner than planned
-            self.bar.update(done)
-        if done >= total:
-            seconds = time.perf_counter() - self.start
-            print(f"{stage}: {done:,} {unit} in {seconds:.1f} s",
-                  file=sys.stderr)
-            self.stage = None
+
+if __name__ == "__main__":
+    filter_lines(int(sys.argv[1]))

@@ -96,6 +96,10 @@ def export(run, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
     'saved_models/shakespeare/1'
     """
     check_model_name(name)
+    if run.settings.get("model") == "ngram":
+        raise ValueError(f"{run.run_dir} is an n-gram run; tfzoo export "
+                         "writes neural models (score and sample n-grams "
+                         "with tfzoo eval and tfzoo generate)")
     if run.task == "masked_lm":
         raise ValueError(f"{run.run_dir} is an MLM run; export a language "
                          "model or a classifier (fine-tune it with --init)")

@@ -108,7 +108,15 @@ def test_lstm_classifier_trains_evaluates_classifies_and_exports(
                           text_pair=tf.constant([], tf.string))
         pair = classify(text=tf.constant(["w20 w1"]),
                         text_pair=tf.constant(["w22"]))
+        try:
+            classify(text=tf.constant([["w20"]]),
+                     text_pair=tf.constant([], tf.string))
+            bad_shape = "no error"
+        except tf.errors.InvalidArgumentError as error:
+            bad_shape = [line.strip() for line in str(error).splitlines()
+                         if "Shape of tensor" in line][0]
         print(json.dumps({
+            "bad_shape": bad_shape,
             "labels": [s.decode() for s in single["label"].numpy()],
             "ids": single["label_id"].numpy().tolist(),
             "sums": single["probabilities"].numpy().sum(-1).tolist(),
@@ -127,6 +135,8 @@ def test_lstm_classifier_trains_evaluates_classifies_and_exports(
     assert result["sums"] == pytest.approx([1, 1, 1], abs=1e-5)
     assert result["pair"] in ("positive", "negative")
     assert result["tfzoo"] is False
+    assert result["bad_shape"] == ("Shape of tensor text [1,1] is not "
+                                   "compatible with expected shape [?].")
 
 
 def test_bert_classifier_from_a_hugging_face_checkpoint(data, tmp_path,
@@ -209,6 +219,7 @@ def test_a_different_run_is_not_overwritten(data, tmp_path, capsys):
     run = str(tmp_path / "kept")
     assert train(data, run, "lstm-classifier") == 0
     before = os.path.getmtime(os.path.join(run, "model.keras"))
+    capsys.readouterr()  # the first run's output and progress
     assert train(data, run, "lstm-classifier", "--dropout", "0.3") == 1
     assert "holds a different run" in one_line_error(capsys)
     assert os.path.getmtime(os.path.join(run, "model.keras")) == before

@@ -151,25 +151,30 @@ def scoring_windows(token_ids, lengths, max_sequence_length, stride):
                          f"length {max_sequence_length}, got {stride}")
     token_ids = tf.convert_to_tensor(token_ids, tf.int32)
     lengths = tf.convert_to_tensor(lengths, tf.int32)
-    batch, width = tf.shape(token_ids)[0], tf.shape(token_ids)[1]
-    num_windows = 1 + (tf.maximum(width - 1 - max_sequence_length, 0)
-                       + stride - 1) // stride
-    starts = tf.range(num_windows) * stride
+    # Each text's windows: one if it has 2 to L + 1 tokens, one more per
+    # `stride` tokens beyond; none if it has fewer than 2 (nothing counts).
+    windows_per_text = tf.where(
+        lengths >= 2,
+        1 + (tf.maximum(lengths - 1 - max_sequence_length, 0) + stride - 1)
+        // stride,
+        0)
+    window_numbers = tf.ragged.range(windows_per_text)
+    text_index = tf.cast(window_numbers.value_rowids(), tf.int32)
+    number = window_numbers.flat_values  # k, the window's place in its text
+    starts = number * stride
     positions = starts[:, None] + tf.range(max_sequence_length + 1)[None, :]
-    padded_width = starts[-1] + max_sequence_length + 1
-    token_ids = tf.pad(token_ids, [[0, 0], [0, padded_width - width]])
-    windows = tf.gather(token_ids, positions, axis=1)  # (batch, W, L + 1)
+    # Pad the texts so that every window's last position exists.
+    width = tf.shape(token_ids)[1]
+    needed = tf.reduce_max(tf.concat([positions[:, -1] + 1, [width]], 0))
+    token_ids = tf.pad(token_ids, [[0, 0], [0, needed - width]])
+    text_of_position = tf.broadcast_to(text_index[:, None],
+                                       tf.shape(positions))
+    windows = tf.gather_nd(token_ids,
+                           tf.stack([text_of_position, positions], -1))
     # A target counts if no earlier window predicted it and the text has it.
     targets = positions[:, 1:]
-    last_predicted_before = tf.concat(
-        [[0], starts[:-1] + max_sequence_length], axis=0)
-    counted = ((targets > last_predicted_before[:, None])[None]
-               & (targets[None] < lengths[:, None, None]))
-    text_index = tf.broadcast_to(tf.range(batch)[:, None],
-                                 [batch, num_windows])
-    windows = tf.reshape(windows, [-1, max_sequence_length + 1])
-    counted = tf.reshape(counted, [-1, max_sequence_length])
-    text_index = tf.reshape(text_index, [-1])
-    keep = tf.reduce_any(counted, axis=1)
-    return (tf.boolean_mask(windows, keep), tf.boolean_mask(counted, keep),
-            tf.boolean_mask(text_index, keep))
+    last_predicted_before = tf.where(
+        number > 0, starts - stride + max_sequence_length, 0)
+    counted = ((targets > last_predicted_before[:, None])
+               & (targets < tf.gather(lengths, text_index)[:, None]))
+    return windows, counted, text_index

@@ -133,7 +133,17 @@ def _check_arguments(model, prompts, max_new_tokens, top_p):
 
 def _text_generator(model, tokenizer, *options):
     """One `TextGenerator` per (model, tokenizer, options), reused: its
-    graph is traced, and its loop compiled, once."""
+    graph is traced, and its loop compiled, once.
+
+    Raises:
+        ValueError: `model` is not a neural language model (an `NGramLM`
+            samples with `generation.ngram_sampling` and scores itself).
+    """
+    if not hasattr(model, "max_sequence_length"):
+        raise ValueError(f"{type(model).__name__} is not a neural language "
+                         "model (an NGramLM samples with "
+                         "tfzoo.generation.ngram_sampling.sample_ngram and "
+                         "scores with its log_probabilities)")
     generators = _GENERATORS.setdefault(model, {})
     key = (id(tokenizer), *options)
     if key not in generators:

@@ -58,8 +58,9 @@ def sample_ngram(model, tokenizer, prompts, max_new_tokens=100,
         for step in range(max_new_tokens):
             probabilities = model.next_token_probabilities(context)
             logits = np.log(probabilities).astype(np.float32)[None]
+            # One stateless seed per (seed, prompt, step).
             token = int(next_token(logits, temperature, top_k, top_p,
-                                   np.array([seed, row * 2**16 + step],
+                                   np.array([(seed + row) % 2**31, step],
                                             np.int32))[0])
             if token == end_token_id:
                 break

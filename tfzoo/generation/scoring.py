@@ -12,8 +12,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfzoo.console import ProgressBars
 from tfzoo.data.windows import default_stride, scoring_windows
+from tfzoo.progress import ProgressBars
 
 WINDOWS_PER_CALL = 32  # windows the model reads at once in `log_likelihood`
 SCORING = "scoring"
@@ -58,7 +58,8 @@ def log_likelihood(model, token_ids, lengths, stride=None):
         `(batch,)`, the tokens scored: every token but the first.
     """
     length = int(model.max_sequence_length)
-    stride = stride or default_stride(length)
+    if stride is None:
+        stride = default_stride(length)
     windows, counted, text_index = scoring_windows(
         token_ids, lengths, length, stride)
     num_windows = tf.shape(windows)[0]
@@ -100,7 +101,8 @@ def text_log_likelihood(model, token_ids, stride=None, batch_size=64,
         float64) and an int, the tokens scored (all but the first).
     """
     length = int(model.max_sequence_length)
-    stride = stride or default_stride(length)
+    if stride is None:
+        stride = default_stride(length)
     token_ids = np.asarray(token_ids, np.int32)
     windows, counted, _ = scoring_windows(
         token_ids[None], [len(token_ids)], length, stride)

@@ -25,7 +25,8 @@ Study of Smoothing Techniques for Language Modeling", 1998, section 3.5):
   (`c_m(h.) = 0`) backs off to `P_{m-1}` whole.
 
 `smoothing="add_k"` is the simpler option: `(c(hw) + k) / (c(h.) + kV)`
-at the highest order.
+with the longest context `h` (of at most `order - 1` tokens) seen in
+training; a token whose contexts were all unseen gets `1 / V`.
 
 Counting is vectorised with numpy: an n-gram's id comes from its context's
 id and its last token (`key = context_id * V + token`), one `np.unique`
@@ -86,6 +87,7 @@ class NGramLM:
         self.smoothing = smoothing
         self.k = float(k)
         self.discounts = []  # per order: (D_1, D_2, D_3+)
+        self.seen_tokens = 0  # distinct tokens in the training text
         self.tables = []  # per order: keys, numerators, totals, gammas
 
     # === Counting ===
@@ -106,16 +108,17 @@ class NGramLM:
         # before the text has m tokens); keys[m - 1]: the sorted keys.
         ids, keys = [tokens], [np.arange(self.vocabulary_size)]
         for m in range(2, self.order + 1):
-            context = np.full(len(tokens), -1)
+            context = np.full(len(tokens), -1, np.int64)
             context[1:] = ids[-1][:-1]
             valid = context >= 0
             gram_keys = context * self.vocabulary_size + tokens
             unique, inverse = np.unique(gram_keys[valid], return_inverse=True)
-            gram_ids = np.full(len(tokens), -1)
+            gram_ids = np.full(len(tokens), -1, np.int64)
             gram_ids[valid] = inverse
             ids.append(gram_ids)
             keys.append(unique)
         self.discounts, self.tables = [], []
+        self.seen_tokens = len(np.unique(tokens))
         for m in range(1, self.order + 1):
             counts = np.bincount(ids[m - 1][ids[m - 1] >= 0],
                                  minlength=len(keys[m - 1])).astype(float)
@@ -164,7 +167,7 @@ class NGramLM:
             ids = tokens
             context_ids = np.zeros_like(tokens)
         elif len(keys) == 0:
-            ids = np.full(len(tokens), -1)
+            ids = np.full(len(tokens), -1, np.int64)
         else:
             wanted = context_ids * self.vocabulary_size + tokens
             found = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
@@ -205,7 +208,7 @@ class NGramLM:
         context_ids = np.zeros(len(tokens), np.int64)
         for m in range(1, self.order + 1):
             if m > 1:  # the (m-1)-gram that ends just before t
-                context_ids = np.full(len(tokens), -1)
+                context_ids = np.full(len(tokens), -1, np.int64)
                 context_ids[1:] = gram_ids[:-1]
             counts, totals, gammas, gram_ids = self._lookup(m, context_ids,
                                                             tokens)
@@ -254,7 +257,7 @@ class NGramLM:
     def num_ngrams(self):
         """The distinct n-grams counted, of every order."""
         return sum(len(keys) for keys, *_ in self.tables[1:]) + int(
-            np.sum(self.tables[0][1] > 0)) if self.tables else 0
+            self.seen_tokens)
 
     def save(self, folder):
         """Writes `ngram.json`, then `ngram.npz` (each written beside and
@@ -268,8 +271,8 @@ class NGramLM:
         config_path = os.path.join(folder, CONFIG_FILE)
         with open(config_path + ".tmp", "w") as f:
             json.dump({**self.get_config(),
-                       "discounts": [list(d) for d in self.discounts]}, f,
-                      indent=1)
+                       "discounts": [list(d) for d in self.discounts],
+                       "seen_tokens": self.seen_tokens}, f, indent=1)
         os.replace(config_path + ".tmp", config_path)
         arrays_path = os.path.join(folder, ARRAYS_FILE)
         with open(arrays_path + ".tmp", "wb") as f:
@@ -282,7 +285,9 @@ class NGramLM:
         with open(os.path.join(folder, CONFIG_FILE)) as f:
             config = json.load(f)
         discounts = config.pop("discounts")
+        seen_tokens = config.pop("seen_tokens")
         model = cls(**config)
+        model.seen_tokens = seen_tokens
         model.discounts = [tuple(d) for d in discounts]
         with np.load(os.path.join(folder, ARRAYS_FILE)) as arrays:
             model.tables = [tuple(arrays[f"{name}_{m}"] for name in (

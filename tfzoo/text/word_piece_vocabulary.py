@@ -10,7 +10,7 @@ tensorflow-text's `count_words`, `learn_with_thresh` and its helpers), and
 reports each step to a `progress(stage, done, total)` callback (such as
 `tfzoo.console.ProgressBars(UNITS)`): the texts
 whose words are counted, then the thresholds tried, out of at most
-`log2(upper - lower) + 1`. Its vocabulary is keras-hub's, token for token
+`floor(log2(upper - lower)) + 2`. Its vocabulary is keras-hub's, token for token
 (tested).
 """
 

@@ -19,13 +19,13 @@ import numpy as np
 import tensorflow as tf
 
 from tfzoo.choices import TASKS, check_choice
-from tfzoo.console import ProgressBars
 from tfzoo.data.labelled import (LabelledText, classification_dataset,
                                  label_ids, label_names, read_labelled)
 from tfzoo.models import (BertClassifier, BertEncoder, LSTMClassifier,
                           from_hf_checkpoint)
 from tfzoo.models.bert_checkpoint import FILES as CHECKPOINT_FILES
 from tfzoo.presets import ENCODER_MAX_SEQUENCE_LENGTH, ENCODER_SIZES
+from tfzoo.progress import ProgressBars
 from tfzoo.text import word_piece_vocabulary
 from tfzoo.text.bert_preprocessor import BertPreprocessor
 from tfzoo.text.saving import load_preprocessor, save_preprocessor
@@ -268,8 +268,10 @@ def _predictor(model):
     """One compiled `inputs -> probabilities` step per model, reused, so
     that each bucket shape is traced once."""
     if model not in _PREDICTORS:
+        model_ref = weakref.ref(model)  # the cache must not keep it alive
         _PREDICTORS[model] = tf.function(
-            lambda inputs: keras.ops.softmax(model(inputs, training=False)),
+            lambda inputs: keras.ops.softmax(
+                model_ref()(inputs, training=False)),
             reduce_retracing=True)
     return _PREDICTORS[model]
 

@@ -377,14 +377,14 @@ def evaluate(run, data=None, data_dir=None, split=None, batch_size=None,
         log_likelihood, tokens = text_log_likelihood(
             run.model, token_ids, stride=stride,
             batch_size=batch_size or settings["batch_size"],
-            verbose=verbose)
+            jit_compile=settings.get("jit_compile", True), verbose=verbose)
     nats = -log_likelihood
     characters = len(text) - len(decode(run.tokenizer, token_ids[:1]))
     words = len(text.split()) + text.count("\n")
     return {
         "source": source,
         "loss": nats / tokens,
-        "perplexity": math.exp(nats / tokens),
+        "perplexity": math.exp(min(nats / tokens, 700.0)),
         "tokens": tokens,
         "bits_per_character": nats / max(characters, 1) / math.log(2),
         "words": words,

@@ -19,10 +19,10 @@ import keras_hub
 import tensorflow as tf
 
 from tfzoo.choices import TASKS
-from tfzoo.console import ProgressBars
 from tfzoo.data import load_text_splits
 from tfzoo.models import BertEncoder, BertMaskedLM
 from tfzoo.presets import ENCODER_MAX_SEQUENCE_LENGTH, ENCODER_SIZES
+from tfzoo.progress import ProgressBars
 from tfzoo.text import word_piece_vocabulary
 from tfzoo.text.bert_preprocessor import BertPreprocessor
 from tfzoo.text.saving import save_preprocessor

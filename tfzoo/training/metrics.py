@@ -27,5 +27,5 @@ class BitsPerCharacter(keras.metrics.Mean):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         nats = keras.losses.sparse_categorical_crossentropy(
-            y_true, y_pred, from_logits=True)
+            y_true, keras.ops.cast(y_pred, "float32"), from_logits=True)
         return super().update_state(nats / math.log(2), sample_weight)

@@ -19,7 +19,6 @@ import sacrebleu
 import tensorflow as tf
 
 from tfzoo.choices import QUOTING, TASKS, check_choice
-from tfzoo.console import ProgressBars
 from tfzoo.data.parallel import (count_tokens, encode_pairs, read_parallel,
                                  translation_dataset)
 from tfzoo.generation.translate import translate
@@ -27,6 +26,7 @@ from tfzoo.generation.translator import (DEFAULT_LENGTH_PENALTY,
                                          special_token_ids)
 from tfzoo.models import build_model
 from tfzoo.presets import DEFAULT_PRESETS, get_preset
+from tfzoo.progress import ProgressBars
 from tfzoo.text.placeholders import placeholder_share
 from tfzoo.text.saving import TOKENIZER_FILE, load_tokenizer, save_tokenizer
 from tfzoo.text.subword_tokenizer import train_subword_tokenizer
