@@ -62,3 +62,25 @@ def make_run(run_dir, model, tokenizer):
     save_tokenizer(tokenizer, run_dir)
     save_model_atomically(model, os.path.join(run_dir, MODEL_FILE))
     return str(run_dir)
+
+
+def replay_warmup(export_dir):
+    """Replays an export's warm-up requests (`tfzoo.serving`) on the
+    SavedModel, as TF Serving does when it loads a version; returns each
+    request's `(signature, batch, outputs)`."""
+    import tensorflow as tf
+
+    from tfzoo.serving import read_warmup
+
+    loaded = tf.saved_model.load(export_dir)
+    replies = []
+    for log in read_warmup(export_dir):
+        request = log.predict_log.request
+        inputs = {key: tf.constant(tf.make_ndarray(value))
+                  for key, value in request.inputs.items()}
+        signature = request.model_spec.signature_name
+        batch = max(int(tf.size(value)) for value in inputs.values()
+                    if value.dtype == tf.string)
+        replies.append((signature, batch,
+                        loaded.signatures[signature](**inputs)))
+    return replies

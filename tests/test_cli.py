@@ -288,8 +288,8 @@ def test_export_writes_next_version_and_refuses_bad_names(small_run, tmp_path,
     for version in ("1", "2"):
         assert main(["export", "--run", small_run, "--name", "tiny",
                      "--base-dir", base, "--no-xla"]) == 0
-        assert capsys.readouterr().out.strip().endswith(
-            os.path.join(base, "tiny", version))
+        assert capsys.readouterr().out.strip().startswith(
+            f"Exported {small_run} to {os.path.join(base, 'tiny', version)};")
     assert main(["export", "--run", small_run, "--name", "../up",
                  "--base-dir", base]) == 1
     assert "invalid model name" in capsys.readouterr().err
@@ -300,7 +300,8 @@ def test_export_writes_next_version_and_refuses_bad_names(small_run, tmp_path,
     assert main(["export", "--run", str(tmp_path / "nothing"), "--name", "x",
                  "--base-dir", base]) == 1
     assert "not a tfzoo run folder" in capsys.readouterr().err
-    assert sorted(os.listdir(base)) == ["file", "tiny"]
+    assert sorted(os.listdir(base)) == ["batching.config", "file",
+                                        "models.config", "tiny"]
     assert sorted(os.listdir(os.path.join(base, "tiny"))) == ["1", "2"]
 
 

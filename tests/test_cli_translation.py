@@ -10,6 +10,7 @@ import textwrap
 
 import pytest
 
+from tests.conftest import replay_warmup
 from tests.test_cli import Crash, CrashAtStep, history_rows
 from tests.training.test_translation import (make_pairs, tiny_settings,
                                              write_pairs)
@@ -141,6 +142,11 @@ def test_export_serves_raw_strings_in_a_fresh_process(trained, tmp_path,
     assert len(served["two_tokens"][0].split()) <= 2
     assert served["many_tokens"] == served["greedy"][:1]
     assert served["defaults"] == served["greedy"]
+    replies = replay_warmup(os.path.join(base, "en-de", "1"))
+    assert [(s, b) for s, b, _ in replies] == [("serving_default", 1),
+                                               ("serving_default", 4)]
+    for _, batch, outputs in replies:
+        assert outputs["translation"].shape == (batch,)
     # An input of the wrong shape is refused, named.
     assert served["bad_shapes"] == [
         "Shape of tensor source [1,1] is not compatible with expected shape "

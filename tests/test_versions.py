@@ -25,6 +25,7 @@ def minor(text):
 def test_tensorflow_and_tensorflow_text_take_the_same_bounds():
     bounds = requirement("tensorflow")
     assert bounds == requirement("tensorflow-text")
+    assert bounds == requirement("tensorflow-serving-api")
     # An upper bound, so that a new TensorFlow cannot arrive without its
     # tensorflow-text.
     assert "<" in bounds
@@ -32,3 +33,5 @@ def test_tensorflow_and_tensorflow_text_take_the_same_bounds():
 
 def test_the_installed_pair_shares_a_minor_version():
     assert minor(version("tensorflow")) == minor(version("tensorflow-text"))
+    assert minor(version("tensorflow")) == minor(
+        version("tensorflow-serving-api"))

@@ -83,9 +83,11 @@ def _train_parser(subparsers):
         "train",
         help="train a language model, a text classifier or a translation "
         "model",
-        description="Train a GPT or LSTM language model (--data), a text "
-        "classifier or a translation model (--train, --val) with model.fit. "
-        "Rerunning the same command resumes an interrupted run.",
+        description="Train a GPT or LSTM language model (--data), a BERT "
+        "encoder by masked-LM pretraining (--data), a text classifier or a "
+        "translation model (--train, --val) with model.fit, or count the "
+        "n-gram baseline (--model ngram). Rerunning the same command resumes "
+        "an interrupted run.",
     )
     parser.add_argument("--model", choices=MODELS, default="gpt",
                         help="what to train: a language model (gpt, lstm, "
@@ -382,8 +384,10 @@ def _export_parser(subparsers):
         "export",
         help="export a run as a SavedModel for TF Serving",
         description="Write the run's model and its tokenizer (and decoder) "
-        "as BASE_DIR/NAME/VERSION/, the next free version; existing versions "
-        "are never touched. Language models: serving_default (prompt -> "
+        "as BASE_DIR/NAME/VERSION/, the next free version, with warm-up "
+        "requests; existing versions are never touched. BASE_DIR/"
+        "models.config lists every exported model (entries added by hand "
+        "are kept) and BASE_DIR/batching.config is an example to tune. Language models: serving_default (prompt -> "
         "text) and score (text -> log_likelihood, token_count). "
         "Classifiers: serving_default (text, optional text_pair -> "
         "probabilities, label_id, label). Translation: serving_default "
@@ -402,6 +406,18 @@ def _export_parser(subparsers):
         help="export a plain graph: slower, but needs no XLA in the server "
         "(with XLA, TF Serving on CPU needs --xla_cpu_compilation_enabled)",
     )
+    parser.add_argument(
+        "--no-warmup", action="store_true",
+        help="write no assets.extra/tf_serving_warmup_requests (requests "
+        "the server replays when it loads the version)")
+    parser.add_argument(
+        "--version-policy", default="latest",
+        help="the model's version policy in BASE_DIR/models.config: "
+        "latest, all, or specific:N,M")
+    parser.add_argument(
+        "--serving-root", default="/models",
+        help="where the server sees BASE_DIR: a model's base_path in "
+        "models.config is SERVING_ROOT/NAME")
     parser.set_defaults(command=_export)
 
 
@@ -516,8 +532,12 @@ def _export(args):
         jit_compile=not args.no_xla,
         end_token_id=end_token_id,
         labels=args.labels.split(",") if args.labels else None,
+        warmup=not args.no_warmup,
+        version_policy=args.version_policy,
+        serving_root=args.serving_root,
     )
-    print(f"Exported {args.run} to {path}")
+    print(f"Exported {args.run} to {path}; TF Serving's model config: "
+          f"{os.path.join(args.base_dir, 'models.config')}")
 
 
 def _add_distribution_arguments(parser):

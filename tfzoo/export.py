@@ -1,14 +1,20 @@
 """Export a trained run as a versioned SavedModel for TF Serving.
 
-    saved_models/NAME/
-      1/                 saved_model.pb, variables/, assets/
-      2/
-      ...
+    saved_models/
+      NAME/
+        1/               saved_model.pb, variables/, assets/,
+                         assets.extra/ (tfzoo.json: where it came from;
+                         tf_serving_warmup_requests)
+        2/
+        ...
+      models.config      every exported model for --model_config_file
+      batching.config    an example for --batching_parameters_file
 
 TF Serving serves the highest integer version of a model folder. An export
 takes the next free number, is written to a hidden temporary folder and
 renamed into place, so a crash never leaves half a version and an existing
-version is never overwritten. The temporary folder's name holds its
+version is never overwritten. `tfzoo.serving` writes the warm-up
+requests and the two config files. The temporary folder's name holds its
 writer's host, process id and process start time
 (`.partial-VERSION-PID-START-HOST-RANDOM`): the next export removes those
 whose writer is gone (a killed export) and keeps those that a live export
@@ -24,12 +30,14 @@ import tempfile
 
 import tensorflow as tf
 
+from tfzoo import serving
 from tfzoo.generation.signatures import serving_function
 from tfzoo.generation.text_generator import TextGenerator
 from tfzoo.generation.translator import Translator
 from tfzoo.training.loader import load_run
 
 DEFAULT_BASE_DIR = "saved_models"
+DEFAULT_SERVING_ROOT = serving.DEFAULT_SERVING_ROOT
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # .partial-VERSION-PID-START-HOST-RANDOM (mkdtemp's RANDOM has no "-").
 _PARTIAL = re.compile(r"^\.partial-\d+-(\d+)-(\d+)-(.+)-[^-]+$")
@@ -37,23 +45,22 @@ _PARTIAL = re.compile(r"^\.partial-\d+-(\d+)-(\d+)-(.+)-[^-]+$")
 
 def next_version(model_dir):
     """1 + the highest integer version folder in `model_dir` (1 if none)."""
-    if not os.path.isdir(model_dir):
-        return 1
-    versions = [int(n) for n in os.listdir(model_dir) if n.isdigit()]
-    return max(versions, default=0) + 1
+    return max(_versions(model_dir), default=0) + 1
 
 
 def export_run(run_dir, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
-               end_token_id=None, labels=None):
+               end_token_id=None, labels=None, **options):
     """Writes the finished run in `run_dir` as `base_dir/name/<version>/`:
-    `export(load_run(run_dir), ...)`."""
+    `export(load_run(run_dir), ...)` (`options`: `export`'s `warmup`,
+    `version_policy`, `serving_root`)."""
     check_model_name(name)  # before the model loads
     return export(load_run(run_dir), name, base_dir, jit_compile,
-                  end_token_id, labels)
+                  end_token_id, labels, **options)
 
 
 def export(run, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
-           end_token_id=None, labels=None):
+           end_token_id=None, labels=None, warmup=True,
+           version_policy="latest", serving_root=DEFAULT_SERVING_ROOT):
     """Writes a loaded run's model as `base_dir/name/<next version>/`.
 
     A classifier run gets the signatures of `ClassifierServer`; a
@@ -82,12 +89,21 @@ def export(run, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
         end_token_id: int or None, an id that ends generation.
         labels: list of str or None: a classifier's class names (default:
             those of its training data).
+        warmup: bool, write `assets.extra/tf_serving_warmup_requests`
+            (`tfzoo.serving.warmup_requests`).
+        version_policy: str, the model's policy in `base_dir/models.config`:
+            `latest`, `all` or `specific:N,M`.
+        serving_root: str, where the server sees `base_dir`: the model's
+            `base_path` in `models.config` is `serving_root/name`.
 
     Returns:
         The path of the new version folder.
 
     Raises:
-        ValueError: an invalid name; an MLM run; `end_token_id` for a
+        ValueError: an invalid name; an MLM or n-gram run; a
+            `models.config` that does not parse, an unknown version policy
+            or one naming versions that will not exist (checked before
+            anything is written); `end_token_id` for a
             classifier or translation run; `base_dir/name` is a file; a version folder that
             appeared while exporting.
 
@@ -124,16 +140,24 @@ def export(run, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
     model_dir = os.path.join(base_dir, name)
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise ValueError(f"{model_dir} exists and is not a folder")
+    # The server's files are checked before anything is written.
+    config = serving.read_models_config(base_dir)
+    policy = serving.parse_version_policy(version_policy)
+    version = next_version(model_dir)
+    serving.check_version_policy(
+        policy, _versions(model_dir) + [version])
     os.makedirs(model_dir, exist_ok=True)
     remove_stale_partials(model_dir)
 
-    version = next_version(model_dir)
     temporary = tempfile.mkdtemp(prefix=partial_prefix(version),
                                  dir=model_dir)
     os.chmod(temporary, 0o755)  # mkdtemp's 0700 would hide it from a server
     try:
         tf.saved_model.save(module, temporary, signatures=signatures)
         _write_export_info(temporary, run.run_dir, run.settings, jit_compile)
+        if warmup:
+            serving.write_warmup(temporary,
+                                 serving.warmup_requests(run.task, name))
         final = os.path.join(model_dir, str(version))
         try:
             os.rename(temporary, final)  # fails if `final` appeared meanwhile
@@ -145,7 +169,17 @@ def export(run, name, base_dir=DEFAULT_BASE_DIR, jit_compile=True,
     finally:
         if os.path.isdir(temporary):
             shutil.rmtree(temporary)
+    serving.update_models_config(base_dir, config, name, policy,
+                                 serving_root)
+    serving.write_batching_example(base_dir)
     return final
+
+
+def _versions(model_dir):
+    """The integer version folders in `model_dir`."""
+    if not os.path.isdir(model_dir):
+        return []
+    return [int(n) for n in os.listdir(model_dir) if n.isdigit()]
 
 
 def partial_prefix(version, pid=None):

@@ -13,6 +13,7 @@ import pytest
 from tfzoo.cli import main
 from tfzoo.training.classifier import classification_metrics
 
+from tests.conftest import replay_warmup
 from tests.models.test_bert import write_hf_checkpoint
 from tests.test_cli import has_graph, tensorboard_tags
 
@@ -137,6 +138,12 @@ def test_lstm_classifier_trains_evaluates_classifies_and_exports(
     assert result["tfzoo"] is False
     assert result["bad_shape"] == ("Shape of tensor text [1,1] is not "
                                    "compatible with expected shape [?].")
+    # The warm-up requests TF Serving replays at load: batches 1 and 4.
+    replies = replay_warmup(os.path.join(base, "sentiment", "1"))
+    assert [(s, b) for s, b, _ in replies] == [("serving_default", 1),
+                                               ("serving_default", 4)]
+    for _, batch, outputs in replies:
+        assert outputs["probabilities"].shape == (batch, 2)
 
 
 def test_bert_classifier_from_a_hugging_face_checkpoint(data, tmp_path,

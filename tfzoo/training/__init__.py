@@ -1,8 +1,9 @@
 """Training and evaluation with `model.fit`.
 
 `lifecycle` owns a run's life (open or resume the run folder, compile,
-fit, save); the trainers `language_model`, `classifier` and `masked_lm` are
-siblings built on it, and `loader.load_run` loads any finished run.
+fit, save); the trainers `language_model`, `classifier`, `masked_lm`,
+`translation` and `ngram` (which counts) are siblings built on it, and
+`loader.load_run` loads any finished run.
 `run_folder` keeps the folder's rules, `distribute` the strategies,
 `callbacks` and `plots` what a run shows.
 """
