@@ -19,10 +19,37 @@ def valid_text(text):
     return raw.decode("utf-8", "replace")
 
 
-def encode(tokenizer, text):
-    """Python str -> int32 numpy array of shape `(tokens,)`."""
-    return np.asarray(tokenizer.tokenize(tf.constant(valid_text(text))),
-                      np.int32)
+CHUNK_CHARACTERS = 1_000_000  # see `encode`
+
+
+def encode(tokenizer, text, progress=None):
+    """Python str -> int32 numpy array of shape `(tokens,)`.
+
+    A text longer than `CHUNK_CHARACTERS` is tokenized in pieces that end
+    at a newline, each reported to `progress("tokenizing", characters done,
+    characters)` (such as `tfzoo.progress.ProgressBars`). The ids are the
+    same: a newline is a token of its own for tfzoo's tokenizers (one id
+    per character; a SentencePiece user-defined symbol), so no token spans
+    two pieces.
+    """
+    text = valid_text(text)
+    pieces, start = [], 0
+    while start < len(text):
+        end = text.find("\n", start + CHUNK_CHARACTERS)
+        end = len(text) if end < 0 else end + 1
+        pieces.append(text[start:end])
+        start = end
+    if len(pieces) <= 1:
+        return np.asarray(tokenizer.tokenize(tf.constant(text)), np.int32)
+    progress = progress or (lambda stage, done, total: None)
+    ids, done = [], 0
+    progress("tokenizing", done, len(text))
+    for piece in pieces:
+        ids.append(np.asarray(tokenizer.tokenize(tf.constant(piece)),
+                              np.int32))
+        done += len(piece)
+        progress("tokenizing", done, len(text))
+    return np.concatenate(ids)
 
 
 def decode(tokenizer, ids):

@@ -27,6 +27,7 @@ from tfzoo.models import build_model
 from tfzoo.models.ngram_lm import NGramLM
 from tfzoo.optimizers import check_optimizer
 from tfzoo.presets import DEFAULT_PRESETS, get_preset
+from tfzoo.progress import ProgressBars
 from tfzoo.text.encoding import decode, encode
 from tfzoo.text.kinds import (DEFAULT_VOCABULARY_SIZE, build_tokenizer,
                               tokenizer_kind)
@@ -240,8 +241,9 @@ def train(
         tokenizer = build_tokenizer(
             settings["tokenizer"], train_text, settings["vocabulary_size"]
         )
-    train_ids = encode(tokenizer, train_text)
-    validation_ids = encode(tokenizer, validation_text)
+    tokenizing = ProgressBars({"tokenizing": "characters"})
+    train_ids = encode(tokenizer, train_text, tokenizing)
+    validation_ids = encode(tokenizer, validation_text, tokenizing)
 
     max_sequence_length = settings["max_sequence_length"]
     epochs, steps_per_epoch = schedule(settings, len(train_ids), batch_size)
@@ -366,7 +368,8 @@ def evaluate(run, data=None, data_dir=None, split=None, batch_size=None,
                              "of the run's own data or of a TFDS dataset")
         text = load_text(data, data_dir)
         source = f"the whole of {data}"
-    token_ids = encode(run.tokenizer, text)
+    token_ids = encode(run.tokenizer, text, ProgressBars(
+        {"tokenizing": "characters"}, verbose))
     if len(token_ids) < 2:
         raise ValueError(f"{source} has {len(token_ids)} token(s); scoring "
                          "needs at least 2")

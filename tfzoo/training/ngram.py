@@ -25,6 +25,7 @@ import time
 from tfzoo.choices import NGRAM_SMOOTHINGS, TOKENIZERS, check_choice
 from tfzoo.data import load_text_splits
 from tfzoo.models.ngram_lm import NGramLM
+from tfzoo.progress import ProgressBars
 from tfzoo.text.encoding import encode
 from tfzoo.text.kinds import (DEFAULT_VOCABULARY_SIZE, build_tokenizer,
                               tokenizer_kind)
@@ -89,8 +90,9 @@ def train_ngram(settings, run_dir, data_dir=None, overwrite=False):
         settings["validation_data"])
     tokenizer = build_tokenizer(settings["tokenizer"], train_text,
                                 settings["vocabulary_size"])
-    train_ids = encode(tokenizer, train_text)
-    validation_ids = encode(tokenizer, validation_text)
+    tokenizing = ProgressBars({"tokenizing": "characters"})
+    train_ids = encode(tokenizer, train_text, tokenizing)
+    validation_ids = encode(tokenizer, validation_text, tokenizing)
     for name, ids in (("training", train_ids),
                       ("validation", validation_ids)):
         if len(ids) < 2:
