@@ -590,8 +590,7 @@ def _train(args):
         return _train_translation(args)
     if args.model == "ngram":
         return _train_ngram(args)
-    ngram_only = [f"--{name.replace('_', '-')}" for name in (
-        "order", "smoothing", "add_k") if getattr(args, name) is not None]
+    ngram_only = _given_options(args, "order", "smoothing", "add_k")
     if ngram_only:
         raise ValueError(f"{', '.join(ngram_only)} applies to --model ngram")
     _check_data_and_val(args)
@@ -636,13 +635,20 @@ def _train(args):
               f"A sample:\n\n{sample}\n")
 
 
+def _given_options(args, *names):
+    """The `--options` among `names` that the command line gave (those
+    whose default is None), for the checks of what applies to which
+    model."""
+    return [f"--{name.replace('_', '-')}" for name in names
+            if getattr(args, name) is not None]
+
+
 def _train_ngram(args):
     _check_data_and_val(args)
-    neural_only = [f"--{name.replace('_', '-')}" for name in (
-        "preset", "epochs", "steps", "steps_per_epoch", "batch_size",
+    neural_only = _given_options(
+        args, "preset", "epochs", "steps", "steps_per_epoch", "batch_size",
         "global_batch_size", "learning_rate", "warmup_steps", "optimizer",
         "weight_decay", "max_sequence_length", "dropout")
-        if getattr(args, name) is not None]
     if neural_only:
         raise ValueError(f"--model ngram is counted, not trained: it takes "
                          f"no {', '.join(neural_only)}")
