@@ -117,6 +117,21 @@ def test_lstm_with_subword_tokenizer(tmp_path, text_file, capsys):
     assert "\nthe train text of " in out and "nats/word" in out
 
 
+def test_gpt_on_subwords_trains_the_subword_recipe(tmp_path, text_file,
+                                                   capsys):
+    run = str(tmp_path / "gpt")
+    assert main(["train", "--data", text_file, "--tokenizer", "subword",
+                 "--vocab-size", "300", "--steps", "4", "--no-xla",
+                 "--out", run, *QUICK]) == 0
+    with open(os.path.join(run, "run.json")) as f:
+        settings = json.load(f)
+    assert (settings["preset"], settings["optimizer"],
+            settings["learning_rate"]) == ("gpt-subword", "muon", 1e-2)
+    assert "gpt-subword: " in capsys.readouterr().out
+    assert main(["generate", "--run", run, "The", "--max-new-tokens", "5",
+                 "--seed", "1"]) == 0
+
+
 def test_resume_after_a_crash(tmp_path, text_file, capsys):
     from tfzoo.training import make_settings, train
 

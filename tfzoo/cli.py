@@ -23,7 +23,7 @@ from tfzoo.choices import (MODELS, NGRAM_SMOOTHINGS, OPTIMIZERS,
                            TOKENIZERS, task_of)
 from tfzoo.console import quiet_native_logs
 from tfzoo.presets import (DEFAULT_PRESETS, ENCODER_MAX_SEQUENCE_LENGTH,
-                           PRESETS)
+                           PRESETS, SUBWORD_PRESETS)
 
 # Keep TensorFlow's start-up chatter off the terminal unless asked for.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -96,8 +96,11 @@ def _train_parser(subparsers):
                         "pretraining (bert-mlm), or a translation model "
                         "(seq2seq: the encoder-decoder Transformer; "
                         "lstm-seq2seq: LSTMs with attention)")
-    defaults = ", ".join(f"{preset} for {model}"
-                         for model, preset in DEFAULT_PRESETS.items())
+    defaults = ", ".join(
+        f"{preset} for {model}" + (
+            f" ({SUBWORD_PRESETS[model]} with --tokenizer subword)"
+            if model in SUBWORD_PRESETS else "")
+        for model, preset in DEFAULT_PRESETS.items())
     parser.add_argument(
         "--preset",
         help=f"language and translation model size: {', '.join(PRESETS)} "
@@ -203,8 +206,9 @@ def _train_parser(subparsers):
                         "the preset's for language models, a tenth of the "
                         "run for classifiers and bert-mlm)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS,
-                        help="language models: adamw (default), or muon "
-                        "for the weight matrices and adamw for the rest; "
+                        help="language models: adamw, or muon for the "
+                        "weight matrices and adamw for the rest (default: "
+                        "the preset's: muon for gpt-subword, else adamw); "
                         "classifiers train with adamw")
     parser.add_argument("--weight-decay", type=float,
                         help="default: 0.1 for language models, 0.01 for "
@@ -610,7 +614,7 @@ def _train(args):
         global_batch_size=args.global_batch_size,
         learning_rate=args.learning_rate,
         warmup_steps=args.warmup_steps,
-        optimizer=args.optimizer or "adamw",
+        optimizer=args.optimizer,
         **({} if args.weight_decay is None
            else {"weight_decay": args.weight_decay}),
         clip_norm=args.clip_norm,

@@ -26,7 +26,7 @@ from tfzoo.generation.scoring import text_log_likelihood
 from tfzoo.models import build_model
 from tfzoo.models.ngram_lm import NGramLM
 from tfzoo.optimizers import check_optimizer
-from tfzoo.presets import DEFAULT_PRESETS, get_preset
+from tfzoo.presets import default_preset, get_preset
 from tfzoo.progress import ProgressBars
 from tfzoo.text.encoding import decode, encode
 from tfzoo.text.kinds import (DEFAULT_VOCABULARY_SIZE, build_tokenizer,
@@ -61,7 +61,7 @@ def make_settings(
     global_batch_size=None,
     learning_rate=None,
     warmup_steps=None,
-    optimizer="adamw",
+    optimizer=None,
     weight_decay=0.1,
     clip_norm=1.0,
     max_sequence_length=None,
@@ -87,13 +87,15 @@ def make_settings(
             preset of another model family, or both `epochs` and `steps`.
     """
     check_choice("language model", model, MODELS)
-    preset = preset or DEFAULT_PRESETS[model]
+    check_choice("tokenizer", tokenizer, TOKENIZERS)
+    preset = preset or default_preset(model, tokenizer)
     spec = get_preset(preset)
     if spec["model"] != model:
         raise ValueError(
             f"preset {preset!r} is a {spec['model']} model, not {model}"
         )
-    check_choice("tokenizer", tokenizer, TOKENIZERS)
+    training = spec["training"]
+    optimizer = optimizer or training.get("optimizer", "adamw")
     check_optimizer(optimizer)
     if epochs is not None and steps is not None:
         raise ValueError("give --epochs or --steps, not both")
@@ -104,7 +106,6 @@ def make_settings(
                         ("max_sequence_length", max_sequence_length)):
         if value is not None and value < 1:
             raise ValueError(f"{name} must be at least 1, got {value}")
-    training = spec["training"]
     if tokenizer == "subword":
         vocabulary_size = vocabulary_size or spec.get(
             "vocabulary_size", DEFAULT_VOCABULARY_SIZE)
