@@ -122,6 +122,13 @@ def exports(tmp_path_factory):
         name = f"{model_kind}-{tokenizer_kind}"
         run = make_run(root / "runs" / name, model, tokenizer)
         paths[name] = export_run(run, name, base_dir=base, jit_compile=xla)
+    # int8 weights (`--quantize int8`), with and without XLA.
+    for xla in (True, False):
+        model, tokenizer = build("gpt", "char")
+        name = f"gpt-char-int8-{'xla' if xla else 'graph'}"
+        run = make_run(root / "runs" / name, model, tokenizer)
+        paths[name] = export_run(run, name, base_dir=base, jit_compile=xla,
+                                 quantize="int8")
     labelled = (write_examples(root / "train.tsv", 200, 0),
                 write_examples(root / "dev.tsv", 50, 1))
     pairs = write_pairs(root / "pairs.tsv", make_pairs())

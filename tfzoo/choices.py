@@ -15,6 +15,8 @@ any other:
 - `QUOTING`: how TSV/CSV files read quotes (`tfzoo.data.table`).
 - `NGRAM_SMOOTHINGS`: the n-gram model's smoothing
   (`tfzoo.models.ngram_lm`).
+- `QUANTIZATION_MODES`: what `tfzoo export --quantize` stores the weights
+  as (`tfzoo.quantization`).
 
 Presets, the named model sizes, are in `tfzoo.presets`.
 """
@@ -35,6 +37,7 @@ STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 QUOTING = ("auto", "csv", "none")
 NGRAM_SMOOTHINGS = ("kneser_ney", "add_k")
+QUANTIZATION_MODES = ("int8",)
 
 
 def task_of(model):
