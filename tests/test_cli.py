@@ -132,6 +132,29 @@ def test_gpt_on_subwords_trains_the_subword_recipe(tmp_path, text_file,
                  "--seed", "1"]) == 0
 
 
+def test_a_run_started_before_the_subword_default_changed_resumes(
+        tmp_path, text_file, capsys):
+    # A subword run started without --preset when the default was gpt-tiny:
+    # the same command, rerun, finds the run's own preset and resumes it.
+    from tfzoo.training import make_settings, train
+
+    run = str(tmp_path / "old")
+    settings = make_settings("gpt", "gpt-tiny", data=text_file,
+                             tokenizer="subword", vocabulary_size=300,
+                             epochs=2, steps_per_epoch=3, batch_size=8,
+                             max_sequence_length=32, optimizer="adamw",
+                             jit_compile=False)
+    with pytest.raises(Crash):
+        train(settings, run, sample_every=0, callbacks=[CrashAtStep(4)])
+    capsys.readouterr()
+    assert main(["train", "--data", text_file, "--tokenizer", "subword",
+                 "--vocab-size", "300", "--epochs", "2",
+                 "--steps-per-epoch", "3", "--batch-size", "8",
+                 "--max-sequence-length", "32", "--no-xla",
+                 "--sample-every", "0", "--out", run]) == 0
+    assert f"Resuming {run} at epoch 2." in capsys.readouterr().out
+
+
 def test_resume_after_a_crash(tmp_path, text_file, capsys):
     from tfzoo.training import make_settings, train
 

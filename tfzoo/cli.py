@@ -425,9 +425,9 @@ def _export_parser(subparsers):
     parser.add_argument(
         "--quantize", choices=QUANTIZATION_MODES,
         help="store the weight matrices (attention, MLP, embeddings, output "
-        "layer) as int8 with a float32 scale per channel: over 3 times "
-        "smaller; an LSTM's recurrent kernels stay float32 (default: all "
-        "float32)")
+        "layer) as int8 with a float32 scale per channel: a Transformer "
+        "over 3 times smaller; an LSTM's LSTM layers stay float32 "
+        "(default: all float32)")
     parser.set_defaults(command=_export)
 
 
@@ -610,7 +610,7 @@ def _train(args):
 
     settings = make_settings(
         model=args.model,
-        preset=args.preset,
+        preset=args.preset or _preset_of_run(args.out, args.model),
         data=args.data,
         tokenizer=args.tokenizer,
         vocabulary_size=args.vocab_size,
@@ -644,6 +644,19 @@ def _train(args):
     if sample is not None:
         print(f"\nModel saved to {os.path.join(args.out, 'model.keras')}. "
               f"A sample:\n\n{sample}\n")
+
+
+def _preset_of_run(run_dir, model):
+    """The preset of the `model` run already in `run_dir`, if any: rerunning
+    a command without --preset resumes its run even if the default preset
+    has changed since (the subword default did, to gpt-subword)."""
+    from tfzoo.training.run_folder import read_settings
+
+    try:
+        settings = read_settings(run_dir)
+    except (ValueError, OSError):
+        return None
+    return settings.get("preset") if settings.get("model") == model else None
 
 
 def _given_options(args, *names):

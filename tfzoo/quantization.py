@@ -7,9 +7,9 @@ same way, multiplies in int8 and rescales (`keras.Model.quantize`; the
 LLM.int8() scheme of Dettmers et al., 2022, section 3, without its
 outlier decomposition). In a tfzoo GPT or BERT every weight matrix is in
 such a layer: attention, MLP, token embedding and the tied output layer;
-LayerNorms and position embeddings stay float32. An LSTM's recurrent
-kernels are not quantized (Keras' `LSTM` has no int8 mode); its embedding
-and output layer are.
+LayerNorms and position embeddings stay float32. An LSTM's LSTM layers
+are not quantized (Keras' `LSTM` has no int8 mode); its embedding and
+output layer are.
 """
 
 import keras
@@ -50,10 +50,10 @@ def quantize(model, mode="int8"):
     if not layers:
         raise ValueError(f"{model.name} has no Dense or Embedding layer to "
                          "quantize")
-    done = [layer.name for layer in layers if layer.quantization_mode]
+    done = [layer for layer in layers if layer.quantization_mode]
     if done:
         raise ValueError(f"{model.name} is already quantized "
-                         f"({done[0]}: {layers[0].quantization_mode})")
+                         f"({done[0].name}: {done[0].quantization_mode})")
     # Only these layers: the others (LayerNorm, dropout, positions) have
     # no int8 mode, and Keras would warn about each.
     model.quantize(mode, filters=lambda layer: isinstance(layer, QUANTIZABLE))
