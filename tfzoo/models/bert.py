@@ -10,10 +10,11 @@ norm_first=False)`, so it loads Hugging Face BERT checkpoints exactly
 import keras
 
 from tfzoo.layers import FastDropout, PositionalEmbedding, TransformerBlock
+from tfzoo.models.base_model import BaseModel
 
 
 @keras.saving.register_keras_serializable(package="tfzoo")
-class BertEncoder(keras.Model):
+class BertEncoder(BaseModel):
     """Token, position and segment embeddings, post-LN blocks, a pooler.
 
     Inputs: a dict of int tensors `(batch, length)`: `token_ids`,
@@ -139,32 +140,9 @@ class BertEncoder(keras.Model):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.activation = keras.activations.get(activation)
 
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "activation": keras.activations.serialize(self.activation),
-            "vocabulary_size": self.vocabulary_size,
-            "num_layers": self.num_layers,
-            "num_heads": self.num_heads,
-            "hidden_dim": self.hidden_dim,
-            "intermediate_dim": self.intermediate_dim,
-            "max_sequence_length": self.max_sequence_length,
-            "num_segments": self.num_segments,
-            "dropout": self.dropout,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["activation"] = keras.activations.deserialize(
-            config["activation"])
-        return cls(**config)
-
 
 @keras.saving.register_keras_serializable(package="tfzoo")
-class BertClassifier(keras.Model):
+class BertClassifier(BaseModel):
     """A `BertEncoder` with dropout and a Dense layer on the pooled output.
 
     Maps the encoder's input dict to logits `(batch, num_classes)`.
@@ -203,17 +181,9 @@ class BertClassifier(keras.Model):
         self.num_classes = num_classes
         self.dropout = dropout
 
-    def get_config(self):
-        return _config_with_encoder(self, num_classes=self.num_classes,
-                                    dropout=self.dropout)
-
-    @classmethod
-    def from_config(cls, config):
-        return _from_config_with_encoder(cls, config)
-
 
 @keras.saving.register_keras_serializable(package="tfzoo")
-class BertMaskedLM(keras.Model):
+class BertMaskedLM(BaseModel):
     """A `BertEncoder` with a masked-language-model head.
 
     The head (keras-hub's `MaskedLMHead`: dense, GELU, LayerNorm, then the
@@ -253,28 +223,3 @@ class BertMaskedLM(keras.Model):
         logits = self.mlm_head(sequence, mask_positions=inputs[
             "mask_positions"])
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
-
-    def get_config(self):
-        return _config_with_encoder(self)
-
-    @classmethod
-    def from_config(cls, config):
-        return _from_config_with_encoder(cls, config)
-
-
-def _config_with_encoder(model, **arguments):
-    """A head's config: its encoder, serialized whole, and `arguments`."""
-    return {
-        "name": model.name,
-        "trainable": model.trainable,
-        "encoder": keras.saving.serialize_keras_object(model.encoder),
-        **arguments,
-    }
-
-
-def _from_config_with_encoder(cls, config):
-    config = dict(config)
-    config["encoder"] = keras.saving.deserialize_keras_object(
-        config["encoder"])
-    return cls(**config)
-

@@ -1,10 +1,11 @@
 """An LSTM text classifier, the baseline of the BERT classifier."""
 
 import keras
+from tfzoo.models.base_model import BaseModel
 
 
 @keras.saving.register_keras_serializable(package="tfzoo")
-class LSTMClassifier(keras.Model):
+class LSTMClassifier(BaseModel):
     """Embedding, one LSTM, a Dense layer over the classes.
 
     It reads the same input dict as `BertClassifier` (`token_ids`,
@@ -53,18 +54,3 @@ class LSTMClassifier(keras.Model):
         self.embedding_dim = embedding_dim
         self.hidden_dim = hidden_dim
         self.dropout = dropout
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "vocabulary_size": self.vocabulary_size,
-            "num_classes": self.num_classes,
-            "embedding_dim": self.embedding_dim,
-            "hidden_dim": self.hidden_dim,
-            "dropout": self.dropout,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -2,10 +2,11 @@
 
 import keras
 from keras import ops
+from tfzoo.models.base_model import BaseModel
 
 
 @keras.saving.register_keras_serializable(package="tfzoo")
-class LSTMLM(keras.Model):
+class LSTMLM(BaseModel):
     """Embedding, LSTM layer(s) and a Dense layer over the vocabulary.
 
     The model maps token ids of shape `(batch, length)` to next-token logits
@@ -107,23 +108,3 @@ class LSTMLM(keras.Model):
             x, h, c = lstm(x, initial_state=[cache[:, i, 0], cache[:, i, 1]])
             states.append(ops.stack([h, c], axis=1))
         return self.head(x), ops.stack(states, axis=1)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "vocabulary_size": self.vocabulary_size,
-            "max_sequence_length": self.max_sequence_length,
-            "embedding_dim": self.embedding_dim,
-            "hidden_dim": self.hidden_dim,
-            "num_layers": self.num_layers,
-            "dropout": self.dropout,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        # Files saved before tfzoo named it `max_sequence_length`.
-        config = dict(config)
-        if "context_length" in config:
-            config["max_sequence_length"] = config.pop("context_length")
-        return cls(**config)

@@ -3,11 +3,12 @@
 import keras
 from keras import ops
 
+from tfzoo.models.base_model import BaseModel
 from tfzoo.models.transformer_seq2seq import seq2seq_inputs
 
 
 @keras.saving.register_keras_serializable(package="tfzoo")
-class LSTMSeq2Seq(keras.Model):
+class LSTMSeq2Seq(BaseModel):
     """A recurrent encoder–decoder with Luong attention (Luong et al., 2015,
     "global attention" with the `dot` score, section 3.1).
 
@@ -165,19 +166,3 @@ class LSTMSeq2Seq(keras.Model):
             [x, encoder_outputs], mask=[None, ops.cast(mask, "bool")],
             return_attention_scores=True)
         return [ops.cast(scores, "float32")[:, None]]
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "vocabulary_size": self.vocabulary_size,
-            "max_sequence_length": self.max_sequence_length,
-            "embedding_dim": self.embedding_dim,
-            "hidden_dim": self.hidden_dim,
-            "num_layers": self.num_layers,
-            "dropout": self.dropout,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -9,10 +9,11 @@ from tfzoo.layers import (
     TransformerBlock,
     gelu_approximate,
 )
+from tfzoo.models.base_model import BaseModel
 
 
 @keras.saving.register_keras_serializable(package="tfzoo")
-class TransformerLM(keras.Model):
+class TransformerLM(BaseModel):
     """GPT: token and position embeddings, causal blocks, a vocabulary head.
 
     As in GPT-2: pre-LayerNorm blocks with a tanh-approximated GELU, weights
@@ -205,28 +206,3 @@ class TransformerLM(keras.Model):
             weights.append(block.attention_weights(x))
             x = block(x)
         return weights
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "vocabulary_size": self.vocabulary_size,
-            "max_sequence_length": self.max_sequence_length,
-            "num_layers": self.num_layers,
-            "num_heads": self.num_heads,
-            "hidden_dim": self.hidden_dim,
-            "intermediate_dim": self.intermediate_dim,
-            "dropout": self.dropout,
-            "tie_embeddings": self.tie_embeddings,
-            "positional_embedding": self.positional_embedding,
-            "use_bias": self.use_bias,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        # Files saved before tfzoo named it `max_sequence_length`.
-        config = dict(config)
-        if "context_length" in config:
-            config["max_sequence_length"] = config.pop("context_length")
-        return cls(**config)

@@ -7,6 +7,7 @@ from keras import ops
 
 from tfzoo.layers import (FastDropout, PositionalEmbedding, TransformerBlock,
                           TransformerDecoderBlock)
+from tfzoo.models.base_model import BaseModel
 
 
 def seq2seq_inputs():
@@ -20,7 +21,7 @@ def seq2seq_inputs():
 
 
 @keras.saving.register_keras_serializable(package="tfzoo")
-class TransformerSeq2Seq(keras.Model):
+class TransformerSeq2Seq(BaseModel):
     """An encoder–decoder Transformer for translation (Vaswani et al., 2017).
 
     The source sentence is embedded and read by `num_encoder_layers`
@@ -254,26 +255,3 @@ class TransformerSeq2Seq(keras.Model):
                 block.cross_attention_weights(x, encoder_outputs, mask))
             x = block(x, encoder_outputs, mask)
         return weights
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "vocabulary_size": self.vocabulary_size,
-            "max_sequence_length": self.max_sequence_length,
-            "num_encoder_layers": self.num_encoder_layers,
-            "num_decoder_layers": self.num_decoder_layers,
-            "num_heads": self.num_heads,
-            "hidden_dim": self.hidden_dim,
-            "intermediate_dim": self.intermediate_dim,
-            "dropout": self.dropout,
-            "tie_embeddings": self.tie_embeddings,
-            "positional_embedding": self.positional_embedding,
-            "norm_first": self.norm_first,
-            "activation": self.activation,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
