@@ -7,7 +7,7 @@ import tempfile
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tfzoo.models.ngram_lm import NGramLM
@@ -31,10 +31,23 @@ def models_and_texts(draw):
     return model, train, scored, contexts
 
 
+def edge(order, smoothing, train):
+    """An example always tried: a text of 0, 1, 2 or 4 tokens."""
+    return example((NGramLM(order, 7, smoothing), train, [0, 1, 2, 3, 4],
+                    [[], [6], [0, 1, 2], [3] * 15]))
+
+
 @SETTINGS
 @given(models_and_texts())
-def test_any_text_and_order_gives_proper_distributions(example):
-    model, train, scored, contexts = example
+@edge(12, "kneser_ney", [0, 1, 2, 3])  # the issue's example
+@edge(12, "add_k", [0, 1, 2, 3])
+@edge(12, "kneser_ney", [])
+@edge(12, "add_k", [5])
+@edge(12, "kneser_ney", [5])
+@edge(2, "kneser_ney", [5, 5])
+@edge(3, "add_k", [1, 2])
+def test_any_text_and_order_gives_proper_distributions(drawn):
+    model, train, scored, contexts = drawn
     if not train:  # nothing to count: one line says so
         with pytest.raises(ValueError, match="non-empty 1-D array"):
             model.fit(train)
