@@ -188,3 +188,25 @@ def test_labels_are_read_without_surrounding_spaces(tmp_path):
     assert data.labels == ["1", "1", "0"]
     assert label_names(data) == ["0", "1"]
 
+
+
+@pytest.mark.parametrize("name", ["stray.tsv", "stray.csv"])
+def test_a_stray_quote_does_not_merge_examples(tmp_path, capsys, name):
+    # A quote opens on line 2 and closes on line 3 (tfzoo.data.table).
+    separator = "," if name.endswith(".csv") else "\t"
+    path = write(tmp_path, name, 'sentence\tlabel\nGreat\t"pos\nAwful\tneg"\n'
+                 "Fine\tpos\n".replace("\t", separator))
+    literal = read_labelled(path, quoting="none")
+    assert literal.texts == ["Great", "Awful", "Fine"]
+    assert literal.labels == ['"pos', 'neg"', "pos"]
+    merged = read_labelled(path, quoting="csv")
+    assert merged.texts == ["Great", "Fine"]
+    assert merged.labels == [f"pos\nAwful{separator}neg", "pos"]
+    capsys.readouterr()
+    if separator == "\t":
+        assert read_labelled(path).labels == literal.labels
+        assert "lines 2-3: read without quoting" in capsys.readouterr().err
+    else:
+        with pytest.raises(ValueError, match=r"stray.csv, lines 2-3: .*"
+                           r"--quoting none .* --quoting csv"):
+            read_labelled(path)

@@ -119,3 +119,27 @@ def test_tfds_translation_names_read_their_features(monkeypatch):
     assert calls == [("ted_hrlr_translate/pt_to_en", "validation")]
     assert pairs == ParallelText(["olá mundo", "adeus"],
                                  ["hello world", "bye"])
+
+
+@pytest.mark.parametrize("name", ["stray.tsv", "stray.csv"])
+def test_a_stray_quote_does_not_merge_pairs(tmp_path, capsys, name):
+    # The file: 3 pairs, not 2 (tfzoo.data.table).
+    separator = "," if name.endswith(".csv") else "\t"
+    path = tmp_path / name
+    path.write_text('en\tde\nOpen\t"Öffnen\nClose\tSchließen"\n'
+                    "Save\tSpeichern\n".replace("\t", separator),
+                    encoding="utf-8")
+    literal = ParallelText(["Open", "Close", "Save"],
+                           ['"Öffnen', 'Schließen"', "Speichern"])
+    assert read_parallel(str(path), quoting="none") == literal
+    assert read_parallel(str(path), quoting="csv") == ParallelText(
+        ["Open", "Save"], [f"Öffnen\nClose{separator}Schließen",
+                           "Speichern"])
+    capsys.readouterr()
+    if separator == "\t":
+        assert read_parallel(str(path)) == literal
+        assert "lines 2-3: read without quoting" in capsys.readouterr().err
+    else:
+        with pytest.raises(ValueError, match=r"stray.csv, lines 2-3: .*"
+                           r"--quoting none .* --quoting csv"):
+            read_parallel(str(path))

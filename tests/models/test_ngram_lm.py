@@ -108,3 +108,66 @@ def test_bad_token_ids():
         NGramLM(2, 3).fit([0, 1, 3])
     with pytest.raises(ValueError, match="non-empty 1-D"):
         NGramLM(2, 3).fit([])
+
+
+# === Texts shorter than the order ===
+
+
+@pytest.mark.parametrize("smoothing", ["kneser_ney", "add_k"])
+def test_an_order_above_the_texts_length_backs_off(smoothing):
+    # The example: 4 tokens, order 12, then a token never seen.
+    model = NGramLM(12, 7, smoothing).fit([0, 1, 2, 3])
+    scores = model.log_probabilities([0, 1, 2, 3, 4])
+    assert scores.shape == (4,) and np.all(np.isfinite(scores))
+    # Orders 5 to 12 have no n-grams: the model is the 4-gram model.
+    np.testing.assert_array_equal(
+        scores, NGramLM(4, 7, smoothing).fit([0, 1, 2, 3]).log_probabilities(
+            [0, 1, 2, 3, 4]))
+    assert model.num_ngrams() == 4 + 3 + 2 + 1
+    for context in ([], [0], [0, 1, 2], [0, 1, 2, 3, 4, 5, 6, 0, 1, 2]):
+        probabilities = model.next_token_probabilities(context)
+        assert probabilities.sum() == pytest.approx(1.0, abs=1e-12)
+        assert np.all(probabilities > 0)
+
+
+@pytest.mark.parametrize("smoothing", ["kneser_ney", "add_k"])
+def test_the_longest_order_with_n_grams_counts_as_the_highest(smoothing):
+    ids, size = char_ids("to be or not to be\n")  # 19 tokens
+    model, model_19 = (NGramLM(n, size, smoothing).fit(ids) for n in (30, 19))
+    for end in range(len(ids) + 1):
+        np.testing.assert_array_equal(
+            model.next_token_probabilities(ids[:end]),
+            model_19.next_token_probabilities(ids[:end]))
+    after = model.next_token_probabilities(ids[:17])  # "...to b"
+    if smoothing == "add_k":  # after "to b" (twice) came "e"
+        assert np.argmax(after) == ids[17]
+    else:
+        # Every n-gram above order 1 has a continuation count of 1 (the
+        # 19-gram: a count of 1), so n_2 = 0 and D_1 = 1 - 2Y n_2/n_1 = 1
+        # takes whole counts: the orders above 1 pass all their mass on.
+        np.testing.assert_allclose(after,
+                                   model.next_token_probabilities([]))
+
+
+def test_a_one_token_text_is_a_unigram_model():
+    for smoothing in ("kneser_ney", "add_k"):
+        model = NGramLM(3, 4, smoothing).fit([2])
+        np.testing.assert_array_equal(
+            model.next_token_probabilities([2, 2]),
+            NGramLM(1, 4, smoothing).fit([2]).next_token_probabilities([]))
+    # add-k: (c + k) / (c. + kV) = 2/5 for the token seen, 1/5 for others.
+    np.testing.assert_allclose(
+        NGramLM(3, 4, "add_k").fit([2]).next_token_probabilities([1, 2]),
+        [0.2, 0.2, 0.4, 0.2])
+
+
+def test_a_model_not_yet_fit_says_so():
+    for call in (lambda m: m.log_probabilities([0, 1]),
+                 lambda m: m.next_token_probabilities([0])):
+        with pytest.raises(ValueError, match="has not been fit: call fit"):
+            call(NGramLM(3, 4))
+
+
+def test_scoring_ids_outside_the_vocabulary():
+    with pytest.raises(ValueError, match=r"token ids must be in \[0, 4\)"):
+        NGramLM(2, 4).fit([0, 1]).log_probabilities([0, 4])

@@ -24,6 +24,12 @@ Study of Smoothing Techniques for Language Modeling", 1998, section 3.5):
   distribution sums to 1; a context never seen at order `m`
   (`c_m(h.) = 0`) backs off to `P_{m-1}` whole.
 
+A text shorter than the order has no n-grams of the orders above its
+length: those orders stay empty and every context backs off through them,
+and the longest order that has n-grams (`min(order, len(text))`) counts
+them as the highest order does (raw counts, not continuation counts), so
+that a 30-gram model of a 19-token text is its 19-gram model.
+
 `smoothing="add_k"` is the simpler option: `(c(hw) + k) / (c(h.) + kV)`
 with the longest context `h` (of at most `order - 1` tokens) seen in
 training; a token whose contexts were all unseen gets `1 / V`.
@@ -101,13 +107,14 @@ class NGramLM:
         tokens = np.asarray(token_ids, np.int64)
         if tokens.ndim != 1 or len(tokens) == 0:
             raise ValueError("fit takes a non-empty 1-D array of token ids")
-        if tokens.min() < 0 or tokens.max() >= self.vocabulary_size:
-            raise ValueError(f"token ids must be in [0, "
-                             f"{self.vocabulary_size})")
+        self._check_range(tokens)
+        # Orders above the text's length have no n-grams; the longest that
+        # has some is the highest order counted (see the module docstring).
+        top = min(self.order, len(tokens))
         # ids[m - 1][t]: the id of the m-gram ending at position t (-1
         # before the text has m tokens); keys[m - 1]: the sorted keys.
         ids, keys = [tokens], [np.arange(self.vocabulary_size)]
-        for m in range(2, self.order + 1):
+        for m in range(2, top + 1):
             context = np.full(len(tokens), -1, np.int64)
             context[1:] = ids[-1][:-1]
             valid = context >= 0
@@ -119,13 +126,17 @@ class NGramLM:
             keys.append(unique)
         self.discounts, self.tables = [], []
         self.seen_tokens = len(np.unique(tokens))
-        for m in range(1, self.order + 1):
+        for m in range(1, top + 1):
             counts = np.bincount(ids[m - 1][ids[m - 1] >= 0],
                                  minlength=len(keys[m - 1])).astype(float)
-            if self.smoothing == "kneser_ney" and m < self.order:
+            if self.smoothing == "kneser_ney" and m < top:
                 counts = self._continuation_counts(ids[m - 1], ids[m],
                                                    len(keys[m - 1]))
             self.tables.append(self._table(m, keys[m - 1], counts))
+        for m in range(top + 1, self.order + 1):  # no n-grams: back off
+            self.discounts.append((0.0, 0.0, 0.0))
+            self.tables.append((np.zeros(0, np.int64), np.zeros(0),
+                                np.zeros(1), np.zeros(1)))
         return self
 
     @staticmethod
@@ -175,7 +186,8 @@ class NGramLM:
                            found, -1)
         known = (context_ids >= 0) & (context_ids < len(totals))
         safe = np.where(known, context_ids, 0)
-        counts = np.where(ids >= 0, numerators[np.maximum(ids, 0)], 0.0)
+        counts = np.zeros(len(tokens))  # an order may have no n-grams
+        counts[ids >= 0] = numerators[ids[ids >= 0]]
         return (counts, np.where(known, totals[safe], 0.0),
                 np.where(known, gammas[safe], 0.0), ids)
 
@@ -195,10 +207,16 @@ class NGramLM:
         `t >= 1` of a text, in nats: a float64 array of `len - 1` values
         (the first token has no context and is not scored; near the
         start a token is conditioned on the tokens there are).
+
+        Raises:
+            ValueError: the model has not been fit; an id outside
+                `[0, vocabulary_size)`.
         """
+        self._check_fitted()
         tokens = np.asarray(token_ids, np.int64)
         if len(tokens) < 2:
             return np.zeros(0)
+        self._check_range(tokens)
         probabilities = self._probabilities(tokens)
         return np.log(probabilities[1:])
 
@@ -219,7 +237,12 @@ class NGramLM:
     def next_token_probabilities(self, context_ids):
         """`P(. | context)` over the whole vocabulary: a float64 array of
         `vocabulary_size` values that sums to 1. Only the last
-        `order - 1` tokens of `context_ids` (any length) count."""
+        `order - 1` tokens of `context_ids` (any length) count.
+
+        Raises:
+            ValueError: the model has not been fit.
+        """
+        self._check_fitted()
         context = list(np.asarray(context_ids, np.int64))
         size = self.vocabulary_size
         everything = np.arange(size)
@@ -232,6 +255,16 @@ class NGramLM:
             probability = self._interpolate(probability, counts, totals,
                                             gammas)
         return probability
+
+    def _check_range(self, tokens):
+        if tokens.min() < 0 or tokens.max() >= self.vocabulary_size:
+            raise ValueError(f"token ids must be in [0, "
+                             f"{self.vocabulary_size})")
+
+    def _check_fitted(self):
+        if len(self.tables) != self.order:
+            raise ValueError("the n-gram model has not been fit: call fit "
+                             "(or load) first")
 
     def _gram_id(self, tokens):
         """The id of the n-gram `tokens` in order `len(tokens)`'s table
