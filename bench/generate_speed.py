@@ -31,10 +31,10 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import tfzoo  # noqa: E402
-from tfzoo.generation import TextGenerator  # noqa: E402
+from tfzoo.serving import TextGenerator  # noqa: E402
 from tfzoo.models import build_model  # noqa: E402
 from tfzoo.text import CharTokenizer  # noqa: E402
-from tfzoo.training import load_run  # noqa: E402
+from tfzoo.runs.loader import load_run  # noqa: E402
 
 NEW_TOKENS = 255
 PROMPT = "\n"
@@ -105,9 +105,9 @@ def main():
         model, tokenizer = run.model, run.tokenizer
     else:
         keras.utils.set_random_seed(0)
-        with open(os.path.join(os.path.dirname(__file__), "..", "README.md"),
-                  encoding="utf-8") as f:
-            tokenizer = CharTokenizer.from_text(f.read())
+        # Tiny Shakespeare's 65 characters, as gpt-shakespeare-char has.
+        tokenizer = CharTokenizer.from_text(
+            "\n !$&',-.3:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
         model = build_model("gpt-shakespeare-char",
                             tokenizer.vocabulary_size())
     print(f"model: {model.num_layers} layers, {model.num_heads} heads, width "

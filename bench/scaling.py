@@ -1,5 +1,5 @@
 """What the distribution layer costs: training tokens/s of gpt-tiny on Tiny
-Shakespeare through `tfzoo.training.language_model.train` (the path of
+Shakespeare through `tfzoo.tasks.train` (the path of
 `tfzoo train`) on
 
     1 device, no XLA the default strategy without XLA (what the strategies
@@ -53,7 +53,7 @@ def child(args):
 
     import keras
 
-    from tfzoo.training import make_settings, train
+    from tfzoo.tasks import make_settings, train
     from tfzoo.training.distribute import is_chief
 
     class StepTimer(keras.callbacks.Callback):

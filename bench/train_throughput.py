@@ -29,7 +29,7 @@ import tensorflow as tf  # noqa: E402
 
 from tfzoo.layers import FastDropout  # noqa: E402
 from tfzoo.models import build_model, get_preset  # noqa: E402
-from tfzoo.training import compile_model, make_settings  # noqa: E402
+from tfzoo.tasks import language_model  # noqa: E402
 
 VOCABULARY_SIZE = 65  # Tiny Shakespeare's characters
 
@@ -61,7 +61,9 @@ class EpochTimer(keras.callbacks.Callback):
 def training_tokens_per_second(model, batch_size, max_sequence_length, steps,
                                preset):
     """Tokens/s of `model.fit` once compiled (a first epoch warms up)."""
-    compile_model(model, make_settings(preset=preset), total_steps=10**6)
+    settings = language_model.make_settings(get_preset(preset)["model"],
+                                            preset)
+    language_model.compile(model, settings, total_steps=10**6)
     ids = np.random.default_rng(0).integers(
         0, VOCABULARY_SIZE, (batch_size, max_sequence_length + 1)
     ).astype("int32")

@@ -40,9 +40,9 @@ import keras  # noqa: E402
 
 from tfzoo.data.parallel import encode_pairs  # noqa: E402
 from tfzoo.generation.translate import translate  # noqa: E402
-from tfzoo.generation.translator import special_token_ids  # noqa: E402
-from tfzoo.training import translation  # noqa: E402
-from tfzoo.training.loader import load_run  # noqa: E402
+from tfzoo.serving.translator import special_token_ids  # noqa: E402
+from tfzoo.runs.loader import load_run  # noqa: E402
+from tfzoo.tasks import train as train_run, translation  # noqa: E402
 from step_timer import StepTimer  # noqa: E402  (bench/, this folder)
 
 TRAIN, DEV = "translation_en_de/train.tsv", "translation_en_de/dev.tsv"
@@ -68,8 +68,8 @@ class TimeBudget(keras.callbacks.Callback):
 
 def settings_for(name, data_dir, **overrides):
     model, preset = MODELS[name]
-    return translation.make_translation_settings(
-        model, TRAIN, DEV, preset=preset, **overrides)
+    return translation.make_settings(
+        model, preset, data=TRAIN, validation_data=DEV, **overrides)
 
 
 def calibrate(name, args):
@@ -81,7 +81,7 @@ def calibrate(name, args):
         settings = settings_for(name, args.data_dir, steps=CALIBRATION_STEPS,
                                 steps_per_epoch=CALIBRATION_STEPS,
                                 jit_compile=jit_compile)
-        translation.train_translation(
+        train_run(
             settings, os.path.join(args.out, f"calibrate-{name}-{jit_compile}"),
             data_dir=args.data_dir, sample_every=0, callbacks=[timer],
             verbose=0)
@@ -116,7 +116,7 @@ def train(name, args):
                             jit_compile=jit_compile)
     timer = StepTimer(skip=0)
     start = time.perf_counter()
-    translation.train_translation(
+    train_run(
         settings, run_dir, data_dir=args.data_dir, sample_every=0,
         callbacks=[timer, TimeBudget(budget)], verbose=2)
     seconds = time.perf_counter() - start

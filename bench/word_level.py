@@ -167,8 +167,8 @@ def train_and_score(preset, train_text, validation_text, minutes, seed):
     import keras
 
     from shakespeare_char import WallClockSchedule
-    from tfzoo.data import training_windows
-    from tfzoo.generation.scoring import text_log_likelihood
+    from tfzoo.data.windows import training_windows
+    from tfzoo.decoding.scoring import text_log_likelihood
     from tfzoo.models import build_model
     from tfzoo.optimizers import make_optimizer
     from tfzoo.presets import get_preset

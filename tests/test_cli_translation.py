@@ -112,7 +112,7 @@ LOADER = textwrap.dedent("""
 def test_export_serves_raw_strings_in_a_fresh_process(trained, tmp_path,
                                                       capsys, xla):
     from tfzoo.generation.translate import translate
-    from tfzoo.training.loader import load_run
+    from tfzoo.runs.loader import load_run
 
     run, _ = trained
     base = str(tmp_path / "saved_models")
@@ -157,15 +157,15 @@ def test_export_serves_raw_strings_in_a_fresh_process(trained, tmp_path,
 
 
 def test_resume_after_a_crash(tmp_path, capsys):
-    from tfzoo.training.translation import train_translation
+    from tfzoo.tasks import train
 
     pairs = write_pairs(tmp_path / "pairs.tsv", make_pairs())
     run = str(tmp_path / "run")
     settings = tiny_settings(pairs, pairs, steps=60, steps_per_epoch=20,
                              jit_compile=False)
     with pytest.raises(Crash):
-        train_translation(settings, run, sample_every=0, verbose=0,
-                          callbacks=[CrashAtStep(45)])  # in the third epoch
+        train(settings, run, sample_every=0, verbose=0,
+              callbacks=[CrashAtStep(45)])  # in the third epoch
     assert not os.path.exists(os.path.join(run, "model.keras"))
     assert main(["train", "--model", "seq2seq", "--train", pairs, "--val",
                  pairs, "--steps", "60", "--steps-per-epoch", "20", "--out",

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import tfzoo
-from tfzoo.export import export_run
+from tfzoo.tasks import export_run
 from tfzoo.models import LSTMLM, build_model
 from tfzoo.quantization import quantizable_layers, quantization_mode
 from tfzoo.text import CharTokenizer, encode
@@ -136,7 +136,7 @@ def test_the_int8_export_says_so_and_the_run_is_untouched(run, exports):
     for mode, path in exports.items():
         with open(os.path.join(path, "assets.extra", "tfzoo.json")) as f:
             assert json.load(f)["quantization"] == mode
-    model = tfzoo.training.loader.load_run(run).model
+    model = tfzoo.runs.loader.load_run(run).model
     assert quantization_mode(model) is None
 
 

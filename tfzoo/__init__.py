@@ -1,35 +1,35 @@
 """tfzoo: language models for Keras 3 and TensorFlow.
 
 Layers live in `tfzoo.layers`, models in `tfzoo.models`, tokenizers in
-`tfzoo.text`, input pipelines in `tfzoo.data`, the training loop in
-`tfzoo.training`, text generation and scoring in `tfzoo.generation`
-(also as `tfzoo.generate` and `tfzoo.score`; translation as
-`tfzoo.translate`), SavedModel export in `tfzoo.export`, int8 weights for
-serving in `tfzoo.quantization` (also as `tfzoo.quantize`); `tfzoo.cli` is
-the `tfzoo` command.
+`tfzoo.text`, input pipelines in `tfzoo.data`, the tasks (language model,
+n-gram, classifier, masked LM, translation) in `tfzoo.tasks`, the training
+skeleton they share in `tfzoo.training`, run folders in `tfzoo.runs`,
+decoding loops in `tfzoo.decoding`, generation, translation and scoring
+from Python in `tfzoo.generation`, and everything a SavedModel holds or TF
+Serving reads in `tfzoo.serving`; `tfzoo.cli` is the `tfzoo` command.
+
+The calls most people need are here too, imported when first used (so
+that `import tfzoo` and `tfzoo --help` stay quick): `tfzoo.make_settings`,
+`tfzoo.train`, `tfzoo.load_run`, `tfzoo.evaluate`, `tfzoo.export`,
+`tfzoo.generate`, `tfzoo.score`, `tfzoo.translate` and `tfzoo.quantize`.
 """
 
 __version__ = "0.1.0"
 
+from tfzoo.lazy import lazy_attributes
 
-def __getattr__(name):
-    # `tfzoo.generate`, `tfzoo.score`, `tfzoo.quantize` and `tfzoo.translate`
-    # without importing TensorFlow
-    # on `import tfzoo`, so that `tfzoo --help` stays quick.
-    if name == "generate":
-        from tfzoo.generation import generate
+# Each name, and the module that defines it.
+_LAZY = {
+    "make_settings": "tfzoo.tasks.catalog",
+    "train": "tfzoo.tasks.catalog",
+    "evaluate": "tfzoo.tasks.catalog",
+    "export": "tfzoo.tasks.catalog",
+    "load_run": "tfzoo.runs.loader",
+    "generate": "tfzoo.generation.generate",
+    "score": "tfzoo.generation.generate",
+    "translate": "tfzoo.generation.translate",
+    "quantize": "tfzoo.quantization",
+}
 
-        return generate
-    if name == "score":
-        from tfzoo.generation.generate import score
 
-        return score
-    if name == "quantize":
-        from tfzoo.quantization import quantize
-
-        return quantize
-    if name == "translate":
-        from tfzoo.generation.translate import translate
-
-        return translate
-    raise AttributeError(f"module 'tfzoo' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

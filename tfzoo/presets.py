@@ -1,16 +1,24 @@
 """Named model sizes, and the training settings that suit each.
 
 Pure data with no TensorFlow import (the command line lists it in
-`--help`). A preset names its model (`"gpt"`, `"lstm"`, `"seq2seq"` or
-`"lstm-seq2seq"`),
-the model's arguments except `vocabulary_size` (which comes from the
-tokenizer), and default training settings that the command line can
+`--help`). A preset names its model (one of `tfzoo.choices.MODELS` but
+`ngram`), the model's arguments except `vocabulary_size` (which comes from
+the tokenizer), default training settings that the command line can
 override (batch, peak learning rate, warmup, and optionally the
-optimizer). `ENCODER_SIZES` are the shapes of the classifiers and MLM encoders
-trained from scratch. `tfzoo.models.build_model` builds a preset.
+optimizer), and optionally a vocabulary size. `tfzoo.models.build_model`
+builds a preset.
 """
 
 import copy
+
+DEFAULT_VOCABULARY_SIZE = 2000  # subword pieces, unless a preset says
+
+# BERT-mini (Turc et al., 2019); texts of 128 WordPiece tokens, [CLS] and
+# [SEP] included.
+BERT_MINI = dict(num_layers=4, num_heads=4, hidden_dim=256,
+                 intermediate_dim=1024, max_sequence_length=128, dropout=0.1)
+# Classifiers warm up over a tenth of the run (`warmup_steps` None).
+CLASSIFIER_TRAINING = dict(batch_size=32, warmup_steps=None)
 
 PRESETS = {
     # A few minutes on a laptop CPU; the size of nanoGPT's CPU "baby GPT".
@@ -140,6 +148,38 @@ PRESETS = {
                          warmup_steps=4000),
         "vocabulary_size": 37000,
     },
+    # Classifiers and masked-LM encoders trained from scratch (a
+    # bert-classifier with --init takes its checkpoint's sizes instead).
+    # BERT-mini's shape (Turc et al., 2019).
+    "bert-mini": {
+        "model": "bert-classifier",
+        "arguments": dict(BERT_MINI),
+        "training": dict(CLASSIFIER_TRAINING, learning_rate=5e-4),
+        "vocabulary_size": 8000,
+    },
+    "bert-mini-mlm": {
+        "model": "bert-mlm",
+        "arguments": dict(BERT_MINI),
+        "training": dict(batch_size=32, learning_rate=5e-4,
+                         warmup_steps=None),
+        "vocabulary_size": 8000,
+    },
+    # gpt-tiny's shape, bidirectional.
+    "transformer-tiny-classifier": {
+        "model": "transformer-classifier",
+        "arguments": dict(num_layers=4, num_heads=4, hidden_dim=128,
+                          intermediate_dim=512, max_sequence_length=128,
+                          dropout=0.1),
+        "training": dict(CLASSIFIER_TRAINING, learning_rate=5e-4),
+        "vocabulary_size": 8000,
+    },
+    "lstm-classifier": {
+        "model": "lstm-classifier",
+        "arguments": dict(embedding_dim=128, hidden_dim=128,
+                          max_sequence_length=128, dropout=0.1),
+        "training": dict(CLASSIFIER_TRAINING, learning_rate=2e-3),
+        "vocabulary_size": 8000,
+    },
     # The recurrent baseline: 2 + 2 LSTM layers with Luong attention.
     "lstm-seq2seq": {
         "model": "lstm-seq2seq",
@@ -155,9 +195,13 @@ PRESETS = {
     },
 }
 
-# The preset of each language or translation model when `--preset` is left
-# out; language models on subwords take `SUBWORD_PRESETS`'.
+# The preset of each model when `--preset` is left out; language models on
+# subwords take `SUBWORD_PRESETS`'.
 DEFAULT_PRESETS = {"gpt": "gpt-tiny", "lstm": "lstm-char",
+                   "bert-classifier": "bert-mini",
+                   "transformer-classifier": "transformer-tiny-classifier",
+                   "lstm-classifier": "lstm-classifier",
+                   "bert-mlm": "bert-mini-mlm",
                    "seq2seq": "seq2seq-small", "lstm-seq2seq": "lstm-seq2seq"}
 SUBWORD_PRESETS = {"gpt": "gpt-subword", "lstm": "lstm-subword"}
 
@@ -168,22 +212,6 @@ def default_preset(model, tokenizer="char"):
     if tokenizer == "subword" and model in SUBWORD_PRESETS:
         return SUBWORD_PRESETS[model]
     return DEFAULT_PRESETS[model]
-
-# Sizes of the models trained from scratch. `transformer-classifier` is
-# gpt-tiny's shape, bidirectional; `bert-classifier` without --init (and
-# the `bert-mlm` encoder) is BERT-mini's (Turc et al., 2019).
-ENCODER_SIZES = {
-    "bert-classifier": dict(num_layers=4, num_heads=4, hidden_dim=256,
-                            intermediate_dim=1024),
-    "transformer-classifier": dict(num_layers=4, num_heads=4, hidden_dim=128,
-                                   intermediate_dim=512),
-    "lstm-classifier": dict(embedding_dim=128, hidden_dim=128),
-}
-
-
-# Tokens per example of a classifier or MLM encoder trained here, [CLS] and
-# [SEP] included (longer texts are truncated).
-ENCODER_MAX_SEQUENCE_LENGTH = 128
 
 
 def get_preset(name):
@@ -197,3 +225,18 @@ def get_preset(name):
             f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}"
         )
     return copy.deepcopy(PRESETS[name])
+
+
+def preset_default(spec, name):
+    """The default that the preset `spec` (from `get_preset`) gives the
+    setting `name`: its training settings (`batch_size`, `learning_rate`,
+    `warmup_steps`, `optimizer`: AdamW unless it says), its model's
+    `max_sequence_length` and `dropout` (0 unless it says), or its
+    `vocabulary_size` (`DEFAULT_VOCABULARY_SIZE` unless it says)."""
+    if name == "vocabulary_size":
+        return spec.get("vocabulary_size", DEFAULT_VOCABULARY_SIZE)
+    if name in ("max_sequence_length", "dropout"):
+        return spec["arguments"].get(name, 0.0)
+    if name == "optimizer":
+        return spec["training"].get("optimizer", "adamw")
+    return spec["training"][name]

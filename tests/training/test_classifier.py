@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tfzoo.cli import main
-from tfzoo.training.classifier import classification_metrics
+from tfzoo.tasks.classification import classification_metrics
 
 from tests.conftest import replay_warmup
 from tests.models.test_bert import write_hf_checkpoint

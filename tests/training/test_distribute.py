@@ -138,7 +138,7 @@ def test_mixed_bfloat16_computes_in_bfloat16_with_float32_logits(
         tmp_path, text_file):
     import keras
 
-    from tfzoo.training import make_settings, train
+    from tfzoo.tasks import make_settings, train
 
     try:
         check_precision("mixed_bfloat16")
@@ -146,8 +146,8 @@ def test_mixed_bfloat16_computes_in_bfloat16_with_float32_logits(
         pytest.skip(f"this machine does not compute in bfloat16: {error}")
     settings = make_settings("gpt", "gpt-tiny", data=text_file, steps=6,
                              steps_per_epoch=3, precision="mixed_bfloat16")
-    model, _, _ = train(settings, str(tmp_path / "run"), sample_every=0,
-                        verbose=0)
+    model = train(settings, str(tmp_path / "run"), sample_every=0,
+                  verbose=0).model
     assert keras.config.dtype_policy().name == "float32"  # restored
     assert model.blocks[0].compute_dtype == "bfloat16"
     assert model.blocks[0].trainable_weights[0].dtype == "float32"

@@ -106,8 +106,8 @@ def test_mirrored_on_two_cpu_devices_matches_one_device(tmp_path, text_file,
               optimizer, *SHORT)
     assert one.returncode == 0, one.stderr[-3000:]
     assert two.returncode == 0, two.stderr[-3000:]
-    assert "MirroredStrategy with 2 replica(s): global batch 16 (8 per " \
-        "replica)" in two.stdout
+    assert "of 16 x 64 tokens (8 per replica); MirroredStrategy with 2 " \
+        "replicas" in two.stdout
     # Same global batch, same data and initial weights: the same training
     # up to float rounding of the split batch (measured: 0 to 5e-7 nats;
     # a clip per replica instead of across them would move it further, see
@@ -140,7 +140,7 @@ def test_two_workers_train_in_step_and_only_the_chief_writes(tmp_path,
     assert wait_all(processes) == [0, 0], logs[1].read_text()[-3000:]
     first, second = digests(logs)
     assert first == second
-    assert "MultiWorkerStrategy with 2 replica(s)" in logs[0].read_text()
+    assert "MultiWorkerStrategy with 2 replicas" in logs[0].read_text()
     assert not other.exists()
     assert sorted(os.listdir(chief)) == ["checkpoints", "logs", "model.keras",
                                          "run.json", "tokenizer.json"]
@@ -250,7 +250,8 @@ def test_classifier_trains_on_two_cpu_devices(tmp_path):
                  "--strategy", "mirrored", "--cpu-devices", "2",
                  "--out", str(run_dir))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "steps of 16; MirroredStrategy with 2 replica(s)" in result.stdout
+    assert ("steps of 16 examples (8 per replica); MirroredStrategy with 2 "
+            "replicas") in result.stdout
     rows = history(run_dir)
     assert len(rows) == 2 and float(rows[1]["loss"]) < float(rows[0]["loss"])
     assert (run_dir / "model.keras").exists()
@@ -332,7 +333,8 @@ def test_translation_trains_on_two_cpu_devices(tmp_path):
                  "--cpu-devices", "2", "--sample-every", "0",
                  "--out", str(run_dir))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert ("steps of 16 pairs; MirroredStrategy with 2 replica(s)"
+    assert ("steps of 16 pairs (8 per replica); MirroredStrategy with 2 "
+            "replicas"
             in result.stdout)
     rows = history(run_dir)
     assert len(rows) == 2 and float(rows[1]["loss"]) < float(rows[0]["loss"])

@@ -4,7 +4,7 @@ take by default, and what the command line overrides."""
 import pytest
 
 from tfzoo.presets import PRESETS
-from tfzoo.training.language_model import make_settings
+from tfzoo.tasks.language_model import make_settings
 
 
 @pytest.mark.parametrize("model, tokenizer, preset, optimizer", [

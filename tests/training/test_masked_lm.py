@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from tfzoo.cli import main
 from tfzoo.text.bert_preprocessor import SPECIAL_TOKENS, BertPreprocessor
-from tfzoo.training.masked_lm import masked_lm_dataset
+from tfzoo.tasks.masked_lm import masked_lm_dataset
 
 
 

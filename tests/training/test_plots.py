@@ -6,7 +6,7 @@ import matplotlib.image
 import pytest
 
 from tfzoo.cli import main
-from tfzoo.training.run_folder import write_json_atomically
+from tfzoo.runs.run_folder import write_json_atomically
 
 
 def make_history(run, rows):

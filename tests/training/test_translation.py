@@ -6,10 +6,14 @@ import os
 import numpy as np
 import pytest
 
-from tfzoo.training.loader import load_run
-from tfzoo.training.translation import (copy_baseline, evaluate,
-                                        make_translation_settings,
-                                        train_translation)
+from tfzoo.runs.loader import load_run
+from tfzoo.tasks import train
+from tfzoo.tasks.translation import copy_baseline, evaluate, make_settings
+
+
+def make_translation_settings(model, data, validation_data, **options):
+    return make_settings(model, data=data, validation_data=validation_data,
+                         **options)
 
 _ENGLISH = ("file", "cannot", "open", "the", "new", "old", "user", "found",
             "not", "directory", "read", "write", "error", "option", "value",
@@ -78,8 +82,7 @@ def test_settings_take_the_presets_values():
 def test_a_tiny_transformer_memorises_50_pairs(pairs_file, tmp_path):
     settings = tiny_settings(pairs_file, pairs_file, steps=300,
                              steps_per_epoch=100)
-    model, tokenizer = train_translation(settings, str(tmp_path / "run"),
-                                         verbose=0, sample_every=0)
+    train(settings, str(tmp_path / "run"), verbose=0, sample_every=0)
     metrics = evaluate(load_run(str(tmp_path / "run")), beam_width=2)
     assert metrics["greedy"]["bleu"] > 90, metrics["greedy"]["translations"]
     assert metrics["beam"]["bleu"] > 90
@@ -96,8 +99,8 @@ def test_a_tiny_transformer_memorises_50_pairs(pairs_file, tmp_path):
 
 def test_a_run_folder_and_its_samples(pairs_file, tmp_path):
     run_dir = str(tmp_path / "run")
-    train_translation(tiny_settings(pairs_file, pairs_file), run_dir,
-                      verbose=0, sample_every=20)
+    train(tiny_settings(pairs_file, pairs_file), run_dir, verbose=0,
+          sample_every=20)
     for name in ("run.json", "tokenizer.json", "tokenizer.spm",
                  "model.keras"):
         assert os.path.isfile(os.path.join(run_dir, name)), name

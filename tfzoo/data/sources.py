@@ -27,6 +27,32 @@ def data_dir(path=None):
     return path or os.environ.get(DATA_DIR_VARIABLE) or None
 
 
+def check_data_dir(directory=None):
+    """`ValueError` if the data directory (`directory`, else
+    `$TFZOO_DATA_DIR`) is named but is no folder."""
+    if directory:
+        name = f"--data-dir {directory}"
+    else:
+        directory = os.environ.get(DATA_DIR_VARIABLE)
+        name = f"{DATA_DIR_VARIABLE}={directory}"
+    if directory and not os.path.isdir(directory):
+        raise ValueError(f"{name}: no such folder")
+
+
+def check_source(source, directory=None):
+    """The local file or folder that `source` names, None for a name that
+    may be a TFDS dataset's; checked without loading TensorFlow (TFDS
+    itself is asked when the data is read).
+
+    Raises:
+        ValueError: neither an existing path nor shaped like a TFDS name.
+    """
+    path = resolve_path(source, directory)
+    if path is None and not _TFDS_NAME.match(source):
+        raise ValueError(f"{source}: no such file or folder")
+    return path
+
+
 def resolve_path(source, directory=None):
     """The local file or folder that `source` names, or `None`."""
     if os.path.exists(source):

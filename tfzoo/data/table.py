@@ -44,6 +44,30 @@ from tfzoo.choices import QUOTING, check_choice
 from tfzoo.data.sources import read_text_file
 
 
+def read_header(path):
+    """The column names of the table in the file `path`: its first line,
+    read without the rest, so that the command line checks columns before
+    anything heavy loads.
+
+    Raises:
+        ValueError: an unreadable or empty file.
+    """
+    first = read_text_file(path).split("\n", 1)[0].rstrip("\r")
+    delimiter = "," if path.lower().endswith(".csv") else "\t"
+    return next(csv.reader([first], delimiter=delimiter), [])
+
+
+def check_columns(path, header, columns):
+    """`ValueError` naming `path` unless its `header` holds each of
+    `columns`."""
+    if not header or not any(header):
+        raise ValueError(f"{path} is empty")
+    absent = [c for c in columns if c not in header]
+    if absent:
+        raise ValueError(f"{path} has no column {', '.join(absent)} (its "
+                         f"header: {', '.join(header)})")
+
+
 def read_table(path, columns, skip_bad_rows=False, quoting="auto"):
     """Reads the `columns` of the table in the file `path`.
 
@@ -70,12 +94,7 @@ def read_table(path, columns, skip_bad_rows=False, quoting="auto"):
     text = read_text_file(path)
     delimiter = "," if path.lower().endswith(".csv") else "\t"
     header, rows = _rows(path, text, delimiter, quoting, skip_bad_rows)
-    if not header or not any(header):
-        raise ValueError(f"{path} is empty")
-    absent = [c for c in columns if c not in header]
-    if absent:
-        raise ValueError(f"{path} has no column {', '.join(absent)} (its "
-                         f"header: {', '.join(header)})")
+    check_columns(path, header, columns)
     good, skipped = [], 0
     for number, row in rows:
         if len(row) != len(header):

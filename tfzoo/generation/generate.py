@@ -5,14 +5,14 @@ tokenizer and options, traced (and its loop compiled) once.
 """
 
 import random
-import weakref
 
 import tensorflow as tf
 
-from tfzoo.generation.text_generator import TextGenerator
+from tfzoo.models.model_cache import ModelCache
+from tfzoo.serving.text_generator import TextGenerator
 from tfzoo.text.encoding import valid_text
 
-_GENERATORS = weakref.WeakKeyDictionary()
+_GENERATORS = ModelCache()
 
 
 def generate(
@@ -84,7 +84,7 @@ def score(model, tokenizer, texts):
     The exported `score` signature's computation (`TextGenerator.score`):
     overlapping windows of the max sequence length with a stride of half
     of it, every token but the first predicted once
-    (`tfzoo.generation.scoring`).
+    (`tfzoo.decoding.scoring`).
 
     Args:
         model: a `TransformerLM` or `LSTMLM`.
@@ -133,7 +133,8 @@ def _check_arguments(model, prompts, max_new_tokens, top_p):
 
 def _text_generator(model, tokenizer, *options):
     """One `TextGenerator` per (model, tokenizer, options), reused: its
-    graph is traced, and its loop compiled, once.
+    graph is traced, and its loop compiled, once (again after the model
+    changes in place: `tfzoo.models.model_cache`).
 
     Raises:
         ValueError: `model` is not a neural language model (an `NGramLM`
@@ -144,8 +145,6 @@ def _text_generator(model, tokenizer, *options):
                          "model (an NGramLM samples with "
                          "tfzoo.generation.ngram_sampling.sample_ngram and "
                          "scores with its log_probabilities)")
-    generators = _GENERATORS.setdefault(model, {})
-    key = (id(tokenizer), *options)
-    if key not in generators:
-        generators[key] = TextGenerator(model, tokenizer, *options)
-    return generators[key]
+    return _GENERATORS.get(
+        model, (id(tokenizer), *options),
+        lambda: TextGenerator(model, tokenizer, *options))

@@ -10,7 +10,7 @@ import random
 
 import numpy as np
 
-from tfzoo.generation.sampling import next_token
+from tfzoo.decoding.sampling import next_token
 from tfzoo.text.encoding import encode
 
 

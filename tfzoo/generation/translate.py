@@ -6,14 +6,14 @@ tokenizer and options, traced (and its loops compiled) once.
 """
 
 import random
-import weakref
 
 import tensorflow as tf
 
-from tfzoo.generation.translator import DEFAULT_LENGTH_PENALTY, Translator
+from tfzoo.models.model_cache import ModelCache
+from tfzoo.serving.translator import DEFAULT_LENGTH_PENALTY, Translator
 from tfzoo.text.encoding import valid_text
 
-_TRANSLATORS = weakref.WeakKeyDictionary()
+_TRANSLATORS = ModelCache()  # traced once per model and options
 
 
 def translate(model, tokenizer, sources, beam_width=1, max_new_tokens=None,
@@ -73,12 +73,9 @@ def translate(model, tokenizer, sources, beam_width=1, max_new_tokens=None,
     if length_penalty < 0:
         raise ValueError(f"length_penalty must be at least 0, got "
                          f"{length_penalty}")
-    key = (id(tokenizer), use_cache, jit_compile)
-    translators = _TRANSLATORS.setdefault(model, {})
-    if key not in translators:
-        translators[key] = Translator(model, tokenizer, use_cache,
-                                      jit_compile)
-    translator = translators[key]
+    translator = _TRANSLATORS.get(
+        model, (id(tokenizer), use_cache, jit_compile),
+        lambda: Translator(model, tokenizer, use_cache, jit_compile))
     # Sentences of similar length share a batch (less padding, fewer
     # shapes to compile); the answers come back in the given order.
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))

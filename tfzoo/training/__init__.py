@@ -1,25 +1,17 @@
-"""Training and evaluation with `model.fit`.
+"""Training with `model.fit`: the machinery every task shares.
 
-`lifecycle` owns a run's life (open or resume the run folder, compile,
-fit, save); the trainers `language_model`, `classifier`, `masked_lm`,
-`translation` and `ngram` (which counts) are siblings built on it, and
-`loader.load_run` loads any finished run.
-`run_folder` keeps the folder's rules, `distribute` the strategies,
-`callbacks` and `plots` what a run shows.
+- `lifecycle`: the one training skeleton, `train(task, settings,
+  run_dir)`, with its schedule, resume rule, compile and fit; each task's
+  module (`tfzoo.tasks`) gives its parts.
+- `callbacks`: samples in TensorBoard, the stop at a diverged loss, and
+  the run folder's history, checkpoints and backup.
+- `distribute`: strategies and precision; `metrics` and `masked_losses`:
+  what the runs' progress bars show and translation trains on; `plots`:
+  PNGs of a run.
+
+To train a run of any task, call `tfzoo.tasks.train`.
 """
 
 from tfzoo.optimizers import make_optimizer, warmup_cosine_schedule
-from tfzoo.training.language_model import (compile_model, evaluate,
-                                           make_settings, train)
-from tfzoo.training.loader import Run, load_run
 
-__all__ = [
-    "Run",
-    "compile_model",
-    "evaluate",
-    "load_run",
-    "make_optimizer",
-    "make_settings",
-    "train",
-    "warmup_cosine_schedule",
-]
+__all__ = ["make_optimizer", "warmup_cosine_schedule"]

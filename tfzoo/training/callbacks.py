@@ -8,11 +8,12 @@ import os
 import sys
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfzoo.generation import generate
 from tfzoo.generation.translate import translate
-from tfzoo.training.run_folder import (BACKUP_DIR, BACKUP_METADATA_FILE,
+from tfzoo.runs.run_folder import (BACKUP_DIR, BACKUP_METADATA_FILE,
                                        crash_point, file_digest, resume_point,
                                        run_path, save_model_atomically,
                                        write_json_atomically)
@@ -178,9 +179,10 @@ class RunBackup(keras.callbacks.BackupAndRestore):
     the history and checkpoint callbacks, so that an epoch is backed up
     only once everything else of it is written.
 
-    It restores what `run_folder.resume_point` says: the backup, or, if
+    It restores what `run_folder.resume_point` says: the backup (with the
+    state of the dropout layers' random numbers, `random_states`), or, if
     that is missing or damaged, the newest good checkpoint (with one note
-    on stderr). The backup stays when training ends (`model.keras` is not
+    on stderr; the random numbers then start again). The backup stays when training ends (`model.keras` is not
     written yet); `lifecycle.fit_and_save` removes it after.
 
     Args:
@@ -202,6 +204,9 @@ class RunBackup(keras.callbacks.BackupAndRestore):
             # Loading optimizer state needs the optimizer's variables.
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(point.weights)
+        for variable, state in zip(random_states(self.model),
+                                   point.random_states or ()):
+            variable.assign(np.asarray(state, variable.dtype))
         self.model._initial_epoch = point.epoch  # as BackupAndRestore does
 
     def _save_model(self):
@@ -215,11 +220,22 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         write_json_atomically(
             os.path.join(self.backup_dir, BACKUP_METADATA_FILE),
             {"epoch": self._current_epoch, "batch": self._last_batch_seen,
-             "weights": name, "sha256": digest},
+             "weights": name, "sha256": digest,
+             "random_states": [keras.ops.convert_to_numpy(v).tolist()
+                               for v in random_states(self.model)]},
             kind="backup-metadata")
         for old in os.listdir(self.backup_dir):
             if old.endswith(".weights.h5") and old != name:
                 os.remove(os.path.join(self.backup_dir, old))
+
+
+def random_states(model):
+    """The states of the model's random number generators (its dropout
+    layers' `SeedGenerator`s), in layer order. Keras' weights files leave
+    them out, so the backup keeps them in its metadata: a resumed run then
+    drops the units an uninterrupted one would."""
+    return [v for v in model.variables
+            if v.path.endswith("seed_generator_state")]
 
 
 class RestoreOnly(RunBackup):

@@ -232,11 +232,14 @@ def weights_digest(model):
 
 
 def describe(strategy):
-    """One line naming the strategy and its replicas."""
+    """The strategy and its replicas, in words: `"one device"` for the
+    default strategy, else e.g. `"MirroredStrategy with 2 replicas"`."""
     kind = type(strategy).__name__
+    replicas = strategy.num_replicas_in_sync
     if kind == "_DefaultDistributionStrategy":
-        kind = "default strategy"
-    return f"{kind} with {strategy.num_replicas_in_sync} replica(s)"
+        return "one device"
+    return f"{kind} with {replicas} replica" + ("" if replicas == 1
+                                                 else "s")
 
 
 def global_batch_size(per_replica, replicas, global_size=None):

@@ -1,21 +1,30 @@
-"""A run's life, the same for every task: open, compile, fit, save.
+"""A run's life, the same for every task: the one training skeleton.
 
-Each trainer (`language_model`, `classifier`, `masked_lm`, `translation`)
-builds its data and model, and leaves the rest to this module:
+`train(task, settings, run_dir)` runs it; each task's module
+(`tfzoo.tasks`) gives the parts that differ (its data, preprocessing,
+model, metrics and samples). In order:
 
-1. `look_at_run` (nothing written; a finished run is loaded), then, once
-   the trainer has read and checked its data, `open_run`: start a new run
-   folder or resume an unfinished one (`run_folder` holds the rules); in a
-   cluster every worker looks before the chief writes. A run refused for
-   its data thus leaves nothing behind.
-2. `compile_for_training`: AdamW or Muon with warmup and cosine decay
-   (`tfzoo.optimizers`), cross-entropy on logits, the task's metrics, and
-   XLA by one rule (`xla_state`).
-3. `fit_and_save`: `model.fit` with the run folder's callbacks
-   (`run_callbacks`), then `model.keras`, written last and atomically, and
-   only then the backup removed.
+1. check the run folder (`run_folder.check_run_folder`; nothing written;
+   a finished run is loaded as it is);
+2. read the data, make (or, resuming, load) the tokenizer or
+   preprocessor, encode the data;
+3. the schedule (`schedule`: epochs, steps per epoch, total steps; one
+   rule for every task) and the input pipelines, a resumed run's training
+   stream at the place it reached (`resume_stream`);
+4. build and compile the model (`compile_for_training`: AdamW or Muon
+   with warmup and cosine decay, cross-entropy on logits, the task's
+   metrics, and XLA by one rule, `xla_state`);
+5. open the run (`open_run`: a new folder's `run.json`, then the task's
+   files), print the banner;
+6. `fit_and_save`: `model.fit` with the run folder's callbacks
+   (`run_callbacks`), then `model.keras`, written last and atomically,
+   and only then the backup removed.
+
+Nothing is written before step 5, so a run refused for its data or model
+leaves nothing behind.
 """
 
+import math
 import os
 
 import keras
@@ -25,65 +34,216 @@ import tensorflow as tf
 from tensorflow.python.framework.config import is_op_determinism_enabled
 
 from tfzoo.optimizers import make_optimizer
+from tfzoo.runs.loader import Run, load_run
+from tfzoo.runs.run_folder import (MODEL_FILE, backup_epoch,
+                                   check_run_folder, model_file,
+                                   remove_backup, run_path,
+                                   save_model_atomically, start_run_folder,
+                                   upgrade_settings)
 from tfzoo.training.callbacks import (EpochCheckpoint, EpochHistory,
                                       ModelGraph, RestoreOnly, RunBackup,
                                       StopOnNonFiniteLoss)
-from tfzoo.training.distribute import (distribute_data, is_chief, is_default,
+from tfzoo.training.distribute import (check_workers_agree, describe,
+                                       distribute_data, global_batch_size,
+                                       is_chief, is_default,
+                                       precision_policy,
                                        reporting_lost_workers,
-                                       wait_for_each_other)
-from tfzoo.training.loader import load_run
-from tfzoo.training.run_folder import (MODEL_FILE, check_run_folder,
-                                       model_file,
-                                       remove_backup, run_path,
-                                       save_model_atomically,
-                                       start_run_folder, upgrade_settings)
+                                       wait_for_each_other, weights_digest,
+                                       worker_name)
 
 
-def look_at_run(run_dir, settings, overwrite=False, strategy=None):
-    """What training `run_dir` with `settings` would do, writing nothing.
+def train(task, settings, run_dir, data_dir=None, overwrite=False,
+          sample_every=500, callbacks=(), verbose="auto", strategy=None):
+    """Trains the run that `settings` define into `run_dir`: the one
+    skeleton of every task's training.
+
+    A new run starts from scratch; an unfinished one resumes where its
+    backup says, with its data stream at the same place (`resume_stream`);
+    a finished one is loaded as it is. Everything the task reads is read
+    and checked, and its model built, before anything is written, so that
+    a run refused for its data or its model leaves nothing behind.
+
+    Args:
+        task: the task's module (see `tfzoo.tasks`), which gives the parts:
+            `read_data`, `load_preprocessor`, `make_preprocessor`,
+            `encode`, `batches_per_pass`, `datasets`, `build`, `compile`,
+            `save`, `describe` and `callbacks`.
+        settings: dict from the task's `make_settings`.
+        run_dir: str, the run folder.
+        data_dir: str or None, where relative data paths and TFDS manual
+            downloads are looked up (default `$TFZOO_DATA_DIR`).
+        overwrite: bool, replace a different run in `run_dir`.
+        sample_every: int, steps between samples in TensorBoard (tasks that
+            write samples).
+        callbacks: extra Keras callbacks.
+        verbose: `model.fit`'s verbosity.
+        strategy: a `tf.distribute.Strategy` (see
+            `distribute.make_strategy`); default: the current one. In a
+            cluster only the chief writes into `run_dir`.
 
     Returns:
-        `(state, finished)`: `state` as `run_folder.check_run_folder`
-        returns it; `finished` is the loaded, compiled `loader.Run` when
-        the run is complete (and announced), else `None`.
+        The `tfzoo.runs.loader.Run`; for a run trained here its `sample`
+        holds the text sample written at the end, if the task writes one.
+        On the other workers of a cluster (which write no run folder) it
+        holds the model and settings only.
 
     Raises:
-        ValueError: `run_dir` holds a different run or is not a run folder.
+        ValueError: `run_dir` holds a different run; bad data.
     """
-    state = check_run_folder(run_dir, settings, overwrite)
-    if state != "complete":
-        return state, None
-    open_run(run_dir, settings, overwrite, strategy)  # announces it
-    return state, load_run(run_dir, compile=True,
-                           settings=upgrade_settings(settings))
+    strategy = strategy or tf.distribute.get_strategy()
+    upgraded = upgrade_settings(settings, task.upgrade_settings)
+    state = check_run_folder(run_dir, settings, overwrite,
+                             task.upgrade_settings)
+    if state == "complete":
+        print(f"{run_dir} is already complete ({model_file(settings)} "
+              "exists); use --overwrite to train it again.")
+        return load_run(run_dir, compile=not task.COUNTED, settings=upgraded)
+
+    if not task.COUNTED:
+        # Seeded before anything random is built (reseeding TensorFlow
+        # later would lose the SentencePiece op's resource).
+        keras.utils.set_random_seed(settings["seed"])
+    data = task.read_data(settings, data_dir)
+    preprocessor = None
+    if state == "resume":
+        preprocessor = task.load_preprocessor(run_dir)
+    saved = preprocessor is not None
+    if not saved:  # deterministic: every worker of a cluster builds it
+        preprocessor = task.make_preprocessor(settings, data)
+    examples = task.encode(settings, preprocessor, data)
+    if task.COUNTED:  # the n-gram baseline: counted, no fit
+        model, losses, seconds = task.count(settings, preprocessor, examples)
+        open_run(run_dir, settings, overwrite, strategy, task)
+        task.save(run_dir, preprocessor, data, model, losses)
+        print(task.describe(settings, model, preprocessor, examples,
+                            seconds, losses))
+        return load_run(run_dir, settings=upgraded, model=model)
+
+    batch_size = global_batch_size(settings["batch_size"],
+                                   strategy.num_replicas_in_sync,
+                                   settings.get("global_batch_size"))
+    epochs, steps_per_epoch, total_steps = schedule(
+        settings, task.batches_per_pass(settings, examples, batch_size))
+    first_epoch = backup_epoch(run_dir) if state == "resume" else 0
+    train_data, validation_data = task.datasets(
+        settings, examples, preprocessor, batch_size, steps_per_epoch)
+    train_data = resume_stream(train_data, first_epoch, steps_per_epoch)
+    with strategy.scope(), precision_policy(settings.get("precision",
+                                                         "float32")):
+        model = task.build(settings, preprocessor, data)
+        task.compile(model, settings, total_steps, strategy)
+
+    chief = open_run(run_dir, settings, overwrite, strategy, task)
+    if chief and not saved:
+        task.save(run_dir, preprocessor, data)
+    check_workers_agree(strategy, first_epoch, run_dir)
+    replicas = strategy.num_replicas_in_sync
+    per_replica = (f" ({batch_size // replicas} per replica)"
+                   if replicas > 1 else "")
+    print(f"{task.describe(settings, model, preprocessor, examples)}\n"
+          f"{schedule_line(epochs, steps_per_epoch, total_steps)} of "
+          f"{task.batch_unit(settings, batch_size)}{per_replica}; "
+          f"{describe(strategy)}, {settings.get('precision', 'float32')}, "
+          f"{xla_state(settings, strategy)}.")
+    if first_epoch:
+        print(f"Resuming {run_dir} at epoch {first_epoch + 1}.")
+    extra = []
+    if chief:
+        extra = task.callbacks(settings, preprocessor, data, run_dir,
+                               sample_every)
+    if total_steps < epochs * steps_per_epoch:
+        extra.append(StopAtStep(total_steps))
+    fit_and_save(model, run_dir, train_data, validation_data, epochs,
+                 steps_per_epoch, [*extra, *callbacks], verbose, strategy)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        print(f"{worker_name(strategy)}: final weights "
+              f"sha256 {weights_digest(model)}")
+    if not chief:  # the other workers of a cluster wrote no run folder
+        return Run(run_dir, settings["task"], model, None, upgraded)
+    sample = next((c.last_sample for c in extra
+                   if hasattr(c, "last_sample")), None)
+    return load_run(run_dir, settings=upgraded, model=model)._replace(
+        sample=sample)
 
 
-def open_run(run_dir, settings, overwrite=False, strategy=None):
-    """Starts, resumes or finds finished the run in `run_dir`.
+def open_run(run_dir, settings, overwrite=False, strategy=None, task=None):
+    """Starts or resumes the run in `run_dir` (checked by
+    `run_folder.check_run_folder`): a new run's folder is cleared and its
+    `run.json` written, by the chief only, once every worker of a cluster
+    has looked at the folder.
 
     Returns:
-        `(strategy, chief, state)`: the strategy (default: the current
-        one), whether this process writes the run folder (see
-        `distribute.is_chief`), and `"new"`, `"resume"` or `"complete"`
-        (see `run_folder.check_run_folder`; a complete run is announced).
-
-    Raises:
-        ValueError: `run_dir` holds a different run or is not a run folder.
+        bool, whether this process writes the run folder (see
+        `distribute.is_chief`).
     """
     strategy = strategy or tf.distribute.get_strategy()
     chief = is_chief(strategy)
-    # Every worker of a cluster looks at the folder before the chief
-    # writes into it, so that they all see the same state.
-    state = check_run_folder(run_dir, settings, overwrite)
+    state = check_run_folder(run_dir, settings, overwrite,
+                             task and task.upgrade_settings)
     with reporting_lost_workers(strategy):
         wait_for_each_other(strategy)
     if chief and state == "new":
         start_run_folder(run_dir, settings)
-    if state == "complete":
-        print(f"{run_dir} is already complete ({model_file(settings)} "
-              "exists); "
-              "use --overwrite to train it again.")
-    return strategy, chief, state
+    return chief
+
+
+def schedule(settings, batches_per_pass):
+    """`(epochs, steps_per_epoch, total_steps)` of a run, the same rule for
+    every task.
+
+    An epoch is one pass over the training data (`batches_per_pass`
+    batches) unless `steps_per_epoch` is set. A run is `epochs` epochs
+    (default 1), or exactly `steps` steps: whole epochs and a shorter last
+    one (`StopAtStep` ends it).
+    """
+    steps_per_epoch = settings.get("steps_per_epoch") or max(
+        1, batches_per_pass)
+    if settings.get("steps"):
+        total_steps = settings["steps"]
+        return (math.ceil(total_steps / steps_per_epoch), steps_per_epoch,
+                total_steps)
+    epochs = settings.get("epochs") or 1
+    return epochs, steps_per_epoch, epochs * steps_per_epoch
+
+
+def schedule_line(epochs, steps_per_epoch, total_steps):
+    """The schedule in words: `"3 epochs x 334 steps"`, or with a shorter
+    last epoch `"1000 steps: 2 epochs x 334 and 1 x 332"`."""
+    def epochs_of(count):
+        return f"{count} epoch" + ("" if count == 1 else "s")
+
+    if total_steps == epochs * steps_per_epoch:
+        return f"{epochs_of(epochs)} x {steps_per_epoch} steps"
+    last = total_steps - (epochs - 1) * steps_per_epoch
+    return (f"{total_steps} steps: {epochs_of(epochs - 1)} x "
+            f"{steps_per_epoch} and 1 x {last}")
+
+
+def resume_stream(dataset, first_epoch, steps_per_epoch):
+    """The training stream of a run resumed at `first_epoch`: every task's
+    one rule. A training stream is endless and a fixed function of the
+    run's seed (shuffles and masks included), so the batches a resumed run
+    trains on are those an uninterrupted run would: the stream less the
+    `first_epoch * steps_per_epoch` batches already trained on. The skipped
+    batches are computed (the input pipeline only, no model), so random
+    state inside the pipeline advances as it did."""
+    if not first_epoch:
+        return dataset
+    return dataset.skip(first_epoch * steps_per_epoch)
+
+
+class StopAtStep(keras.callbacks.Callback):
+    """Ends training after optimizer step `total_steps` (the last epoch
+    of a `--steps` run is then shorter; Keras still validates it and ends
+    it with the usual callbacks)."""
+
+    def __init__(self, total_steps):
+        super().__init__()
+        self.total_steps = total_steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) >= self.total_steps:
+            self.model.stop_training = True
 
 
 def uses_xla(settings, strategy=None):

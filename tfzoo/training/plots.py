@@ -1,10 +1,13 @@
 """PNG plots of a run: training curves, and a classifier's confusion matrix.
+
+matplotlib is imported by the functions that draw (with its file-only
+backend), so that importing this module costs nothing.
 """
 
 import csv
 import os
 
-from tfzoo.training.run_folder import read_settings, run_path
+from tfzoo.runs.run_folder import run_path
 
 
 def read_history(run_dir):
@@ -20,31 +23,35 @@ def read_history(run_dir):
     return {name: [float(row[name]) for row in rows] for name in rows[0]}
 
 
-def plot_run(run_dir, out_dir=None, data_dir=None):
-    """Writes the run's plots as PNGs; returns their paths.
-
-    - `curves.png`: each metric per epoch, training and validation side by
-      side (loss, and perplexity or accuracy).
-    - `confusion_matrix.png` for classifier runs: counts on the validation
-      data, rows the true class, columns the predicted class.
-
-    Args:
-        run_dir: str, a run folder with at least one finished epoch.
-        out_dir: str or None; default `run_dir/plots`.
-        data_dir: str or None, to find a classifier's validation data.
-
-    Example:
-    >>> plot_run("runs/tiny")
-    ['runs/tiny/plots/curves.png']
-    """
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(run_dir, out_dir):
+    """Writes `out_dir/curves.png`: each metric per epoch, training and
+    validation side by side (loss, and perplexity or accuracy); returns
+    its path.
+
+    Args:
+        run_dir: str, a run folder with at least one finished epoch.
+        out_dir: str, created if need be.
+
+    Raises:
+        ValueError: no `logs/history.csv`, or no epoch in it.
+
+    Example:
+    >>> plot_curves("runs/tiny", "runs/tiny/plots")
+    'runs/tiny/plots/curves.png'
+    """
     from matplotlib.ticker import MaxNLocator
 
+    plt = _pyplot()
     history = read_history(run_dir)
-    out_dir = out_dir or run_path(run_dir, "plots")
     os.makedirs(out_dir, exist_ok=True)
     metrics = [name for name in history
                if name != "epoch" and not name.startswith("val_")
@@ -65,22 +72,17 @@ def plot_run(run_dir, out_dir=None, data_dir=None):
         axis.legend()
     figure.suptitle(os.path.basename(os.path.normpath(run_dir)))
     figure.tight_layout()
-    paths = [os.path.join(out_dir, "curves.png")]
-    figure.savefig(paths[0], dpi=100)
+    path = os.path.join(out_dir, "curves.png")
+    figure.savefig(path, dpi=100)
     plt.close(figure)
-
-    settings = read_settings(run_dir)
-    if settings["task"] == "classification":
-        from tfzoo.training import classifier
-        from tfzoo.training.loader import load_run
-
-        result = classifier.evaluate(load_run(run_dir, settings=settings),
-                                     data_dir=data_dir)
-        paths.append(_plot_confusion(plt, result, out_dir))
-    return paths
+    return path
 
 
-def _plot_confusion(plt, result, out_dir):
+def plot_confusion(result, out_dir):
+    """Writes `out_dir/confusion_matrix.png` of a classifier's evaluation
+    (`result`: `labels`, `confusion_matrix` with rows the true class,
+    `accuracy`); returns its path."""
+    plt = _pyplot()
     names, counts = result["labels"], result["confusion_matrix"]
     size = 1.2 + 0.6 * len(names)
     figure, axis = plt.subplots(figsize=(size + 1, size))

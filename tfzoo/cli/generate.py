@@ -1,0 +1,52 @@
+"""`tfzoo generate`: continue prompts with a language-model run."""
+
+import sys
+
+from tfzoo.cli.common import (PROGRAM, add_command, add_end_token,
+                              add_sampling_options, load_run)
+
+
+def add_parser(subparsers):
+    parser = add_command(
+        subparsers, "generate",
+        help="continue prompts with a trained run's model",
+        description="Continue each prompt with the run's model (one batch, "
+        "key/value cache, compiled loop). A prompt longer than the model's "
+        "max sequence length less --max-new-tokens keeps its most recent "
+        "tokens.", handler=generate)
+    parser.add_argument("--run", required=True, help="the run folder")
+    parser.add_argument("prompts", nargs="+", metavar="PROMPT",
+                        help="text to continue (quote it)")
+    parser.add_argument("--max-new-tokens", type=int,
+                        help="from 1 to the max sequence length less 1 "
+                        "(default: half of it; n-gram runs: 100)")
+    add_sampling_options(parser, temperature=0.8,
+                         seed_help="default: random")
+    add_end_token(parser)
+
+
+def generate(args):
+    """The handler: the run's task's `generate`."""
+    run = load_run(args.run, "language_model")
+    from tfzoo.cli.common import end_token_id
+    from tfzoo.tasks.catalog import task_of
+    from tfzoo.text.encoding import encode, valid_text
+
+    prompts = [valid_text(p) for p in args.prompts]
+    continuations = task_of(run.settings).generate(
+        run, prompts, max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+        seed=args.seed, end_token_id=end_token_id(run.tokenizer,
+                                                  args.end_token),
+        use_cache=not args.no_cache, jit_compile=not args.no_xla)
+    context = getattr(run.model, "max_sequence_length", None)
+    for i, (prompt, text) in enumerate(zip(prompts, continuations)):
+        if context is not None:
+            room = context - (args.max_new_tokens or context // 2)
+            length = len(encode(run.tokenizer, prompt))
+            if length > room:
+                print(f"{PROGRAM}: note: prompt {i + 1} has {length} tokens; "
+                      f"the model saw its last {room}", file=sys.stderr)
+        if i:
+            print("-" * 40)
+        print(prompt + text)

@@ -1,0 +1,52 @@
+"""The `tfzoo` program: its commands, and how it answers errors."""
+
+import os
+import sys
+
+from tfzoo.cli import (classify, evaluate, export, generate, plot, train,
+                       translate)
+from tfzoo.cli.common import PROGRAM, Parser
+from tfzoo.console import quiet_native_logs
+
+# Keep TensorFlow's start-up chatter off the terminal unless asked for.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+COMMANDS = (train, evaluate, generate, translate, classify, plot, export)
+
+
+def build_parser():
+    """The parser of every command (each module's `add_parser`)."""
+    parser = Parser(
+        prog=PROGRAM,
+        description="tfzoo: Keras 3 language models (GPT, LSTM, BERT, "
+        "encoder-decoder translation): train with model.fit, evaluate, "
+        "generate, translate, export for TF Serving.",
+    )
+    subparsers = parser.add_subparsers(title="commands", required=True)
+    for command in COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the `tfzoo` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        with quiet_native_logs():
+            args.command(args)
+    except (ValueError, OSError) as error:
+        print(f"{PROGRAM}: error: {error}", file=sys.stderr)
+        return 1
+    except RuntimeError as error:
+        from tfzoo.training.callbacks import TrainingDiverged
+        from tfzoo.training.distribute import WorkerLost
+
+        if not isinstance(error, (TrainingDiverged, WorkerLost)):
+            raise
+        print(f"{PROGRAM}: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def console_main():
+    sys.exit(main())
