@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models
 from tokenizers import pre_tokenizers
 
-from tfzoo.text import decode
+from tfzoo.text import (decode, encode, encoding, load_tokenizer,
+                        save_tokenizer, tokenizer_kind)
 from tfzoo.text.byte_pair_tokenizer import (GPT2_PATTERN, LLAMA3_PATTERN,
                                             PRE_TOKENIZERS, BytePairTokenizer,
                                             bytes_to_unicode)
@@ -345,6 +346,34 @@ def test_get_config_round_trip():
         assert isinstance(other, BytePairTokenizer)
         np.testing.assert_array_equal(other.tokenize(text),
                                       tokenizer.tokenize(text))
+
+
+def test_run_folder_round_trip(tmp_path):
+    tokenizer = tiny("smollm")
+    assert tokenizer_kind(tokenizer) == "byte_pair"
+    save_tokenizer(tokenizer, str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == [
+        "merges.json", "tokenizer.json", "vocabulary.json"]
+    with open(tmp_path / "tokenizer.json") as f:
+        assert json.load(f)["kind"] == "byte_pair"
+    restored = load_tokenizer(str(tmp_path))
+    assert settings_of(restored) == settings_of(tokenizer)
+    text = "the 2024 <|im_end|>\nyou're"
+    assert list(encode(restored, text)) == list(encode(tokenizer, text))
+    assert decode(restored, encode(restored, text)) == text
+
+
+@pytest.mark.parametrize("pre_tokenizer", PRE_TOKENIZERS)
+def test_long_texts_are_encoded_in_pieces_with_the_same_ids(pre_tokenizer,
+                                                            monkeypatch):
+    tokenizer = tiny(pre_tokenizer)
+    text = "".join(varied_texts(SPECIAL_TOKENS)[1:80]) * 3
+    whole = tokenizer.tokenize(text).numpy()
+    monkeypatch.setattr(encoding, "CHUNK_CHARACTERS", 40)
+    calls = []
+    pieces = encode(tokenizer, text, lambda *call: calls.append(call))
+    assert len(calls) > 10  # it was cut into many pieces
+    np.testing.assert_array_equal(pieces, whole)
 
 
 def test_from_tokenizer_json_reads_hugging_faces_file(tmp_path):
