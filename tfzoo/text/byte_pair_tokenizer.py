@@ -73,10 +73,11 @@ _NUMBER = (r"\p{N}\x{10D40}-\x{10D49}\x{116D0}-\x{116E3}\x{11BF0}-\x{11BF9}"
 # would match, `\s+` matches instead.
 _WORDS = {
     "gpt2": (r"'s|'t|'re|'ve|'m|'ll|'d"
-             rf"| ?[{_LETTER}]+| ?[{_NUMBER}]+| ?[^{_SPACE}{_LETTER}{_NUMBER}]+"
-             rf"|[{_SPACE}]+"),
+             rf"| ?[{_LETTER}]+| ?[{_NUMBER}]+"
+             rf"| ?[^{_SPACE}{_LETTER}{_NUMBER}]+|[{_SPACE}]+"),
     "llama-bpe": (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)"
-                  rf"|[^\r\n{_LETTER}{_NUMBER}]?[{_LETTER}]+|[{_NUMBER}]{{1,3}}"
+                  rf"|[^\r\n{_LETTER}{_NUMBER}]?[{_LETTER}]+"
+                  rf"|[{_NUMBER}]{{1,3}}"
                   rf"| ?[^{_SPACE}{_LETTER}{_NUMBER}]+[\r\n]*"
                   rf"|[{_SPACE}]*[\r\n]+|[{_SPACE}]+"),
 }
@@ -120,7 +121,8 @@ def bytes_to_unicode():
     Returns:
         dict, int byte value (0 to 255) -> str of one character.
     """
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
+    printable = [*range(ord("!"), ord("~") + 1),
+                 *range(ord("¡"), ord("¬") + 1),
                  *range(ord("®"), ord("ÿ") + 1)]
     mapping = {byte: chr(byte) for byte in printable}
     others = [byte for byte in range(256) if byte not in mapping]
@@ -296,8 +298,13 @@ class BytePairTokenizer(keras.layers.Layer):
         pre-tokenizer ignores merges, as llama.cpp does.
 
         Args:
-            gguf_file: a `gguf.GGUFReader`, or the path of a `.gguf` file.
+            gguf_file: a `gguf.GGUFReader`, or the path of a `.gguf` file
+                (read with the `gguf` package).
             **kwargs: passed to `BytePairTokenizer`.
+
+        Returns:
+            A `BytePairTokenizer` (no start token is added: see the file's
+            `tokenizer.ggml.add_bos_token` and `bos_token_id`).
 
         Raises:
             ValueError: a tokenizer other than byte-level BPE (such as
@@ -338,6 +345,10 @@ class BytePairTokenizer(keras.layers.Layer):
         Args:
             path: str, the file (or a dict of its content).
             **kwargs: passed to `BytePairTokenizer`.
+
+        Returns:
+            A `BytePairTokenizer` (its post-processor, such as Llama 3's
+            start token, is not applied).
 
         Raises:
             ValueError: a model other than byte-level BPE (or with options
@@ -408,9 +419,19 @@ class BytePairTokenizer(keras.layers.Layer):
         return self._ids[token]
 
     def tokenize(self, inputs):
-        """`tf.string` of any rank -> int32 ids, ragged in a new last axis.
+        """Strings -> token ids, in the graph (tf.data, tf.function).
 
-        A scalar string gives a dense 1-D tensor.
+        Args:
+            inputs: `tf.string` tensor of any rank (or Python str, list).
+
+        Returns:
+            int32 ids: for a scalar string a dense tensor of shape
+            `(tokens,)`; otherwise a `tf.RaggedTensor` of shape
+            `inputs.shape + (None,)`.
+
+        Example:
+        >>> tokenizer.tokenize(["to be", ""])
+        <tf.RaggedTensor [[1141, 325], []]>
         """
         inputs = tf.convert_to_tensor(inputs, tf.string)
         if inputs.shape.rank == 0:
@@ -538,16 +559,26 @@ class BytePairTokenizer(keras.layers.Layer):
         order = tf.math.invert_permutation(index)
         lengths = tf.gather(done_lengths, order)
         rows = _row_ids(lengths)
-        done_starts = tf.cumsum(done_lengths, exclusive=True)
-        return tf.gather(symbols, tf.gather(tf.gather(done_starts, order), rows)
+        starts = tf.gather(tf.cumsum(done_lengths, exclusive=True), order)
+        return tf.gather(symbols, tf.gather(starts, rows)
                          + _positions_in_rows(rows, lengths)), lengths
 
     def detokenize(self, inputs):
-        """int ids (dense or ragged, last axis = tokens) -> `tf.string`.
+        """Token ids -> strings (special tokens as their text).
 
-        The tokens' bytes are joined; bytes that are not valid UTF-8 (ids
-        that split a character) and ids outside the vocabulary come back as
-        U+FFFD.
+        Args:
+            inputs: int ids, dense or ragged, tokens in the last axis.
+
+        Returns:
+            `tf.string` of the shape of `inputs` without its last axis:
+            the tokens' bytes joined, always valid UTF-8 (bytes that are
+            not, from ids that split a character, and ids outside the
+            vocabulary come back as U+FFFD).
+
+        Example:
+        >>> tokenizer.detokenize([[1141, 325], [1, 4093]])
+        <tf.Tensor: shape=(2,), dtype=string, numpy=array([b'to be',
+        b'<|im_start|>user'], dtype=object)>
         """
         size = len(self.vocabulary)
 
@@ -591,7 +622,7 @@ def _split(texts, starts, pattern):
 
 
 def _row_ids(lengths):
-    """The row of each value, from the rows' lengths: [2, 0, 1] -> [0, 0, 2]."""
+    """The row of each value from the rows' lengths: [2, 0, 1] -> [0, 0, 2]."""
     return tf.repeat(tf.range(tf.size(lengths)), lengths)
 
 

@@ -41,10 +41,11 @@ def save_tokenizer(tokenizer, directory):
                       pre_tokenizer=tokenizer.pre_tokenizer,
                       special_tokens=tokenizer.special_tokens,
                       ignore_merges=tokenizer.ignore_merges)
-        for name, entries in ((BYTE_PAIR_VOCABULARY_FILE, tokenizer.vocabulary),
-                              (BYTE_PAIR_MERGES_FILE, tokenizer.merges)):
-            _write_atomically(os.path.join(directory, name),
-                              json.dumps(entries, ensure_ascii=False, indent=0))
+        for name, entries in (
+                (BYTE_PAIR_VOCABULARY_FILE, tokenizer.vocabulary),
+                (BYTE_PAIR_MERGES_FILE, tokenizer.merges)):
+            _write_atomically(os.path.join(directory, name), json.dumps(
+                entries, ensure_ascii=False, indent=0))
     else:
         config["model_file"] = SENTENCEPIECE_FILE
         _write_atomically(os.path.join(directory, SENTENCEPIECE_FILE),
