@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models
 from tokenizers import pre_tokenizers
 
-from tfzoo.text import (decode, encode, encoding, load_tokenizer,
-                        save_tokenizer, tokenizer_kind)
+from tfzoo.text import (TOKENIZERS, decode, encode, encoding,
+                        load_tokenizer, save_tokenizer, tokenizer_kind)
 from tfzoo.text.byte_pair_tokenizer import (GPT2_PATTERN, LLAMA3_PATTERN,
                                             PRE_TOKENIZERS, BytePairTokenizer,
                                             bytes_to_unicode)
@@ -352,7 +352,9 @@ def test_get_config_round_trip():
 
 def test_run_folder_round_trip(tmp_path):
     tokenizer = tiny("smollm")
+    # A kind of its own, for imported models: not one to train from text.
     assert tokenizer_kind(tokenizer) == "byte_pair"
+    assert "byte_pair" not in TOKENIZERS
     save_tokenizer(tokenizer, str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == [
         "merges.json", "tokenizer.json", "vocabulary.json"]
@@ -433,16 +435,19 @@ def one_line_error(make):
     return message
 
 
-def test_unsupported_tokenizers_give_one_line_errors(tmp_path):
-    vocabulary = tiny_vocabulary()
-    assert "supported: gpt2, smollm, llama-bpe" in one_line_error(
-        lambda: BytePairTokenizer(vocabulary, MERGES, "bert"))
+def test_unsupported_gguf_tokenizers_give_one_line_errors(tmp_path):
     sentencepiece = write_gguf(tmp_path / "sp.gguf", model="llama", pre=None)
     assert "only 'gpt2' (byte-level BPE)" in one_line_error(
         lambda: BytePairTokenizer.from_gguf(sentencepiece))
     qwen = write_gguf(tmp_path / "qwen.gguf", pre="qwen2", merges=MERGES)
     assert "'qwen2' is not supported" in one_line_error(
         lambda: BytePairTokenizer.from_gguf(qwen))
+
+
+def test_unsupported_tokenizers_give_one_line_errors():
+    vocabulary = tiny_vocabulary()
+    assert "supported: gpt2, smollm, llama-bpe" in one_line_error(
+        lambda: BytePairTokenizer(vocabulary, MERGES, "bert"))
     word_piece = {"model": {"type": "WordPiece", "vocab": {"a": 0}}}
     assert "'WordPiece' is not supported" in one_line_error(
         lambda: BytePairTokenizer.from_tokenizer_json(word_piece))
