@@ -1,7 +1,11 @@
 """Python strings to token ids and back, through an in-graph tokenizer."""
 
+import re
+
 import numpy as np
 import tensorflow as tf
+
+from tfzoo.text.byte_pair_tokenizer import BytePairTokenizer
 
 
 def valid_text(text):
@@ -30,13 +34,13 @@ def encode(tokenizer, text, progress=None):
     characters)` (such as `tfzoo.progress.ProgressBars`). The ids are the
     same: a newline is a token of its own for tfzoo's tokenizers (one id
     per character; a SentencePiece user-defined symbol), so no token spans
-    two pieces.
+    two pieces; byte-level BPE's pieces end at a newline between two
+    characters that are not white space (`_piece_end`).
     """
     text = valid_text(text)
     pieces, start = [], 0
     while start < len(text):
-        end = text.find("\n", start + CHUNK_CHARACTERS)
-        end = len(text) if end < 0 else end + 1
+        end = _piece_end(tokenizer, text, start + CHUNK_CHARACTERS)
         pieces.append(text[start:end])
         start = end
     if len(pieces) <= 1:
@@ -50,6 +54,25 @@ def encode(tokenizer, text, progress=None):
         done += len(piece)
         progress("tokenizing", done, len(text))
     return np.concatenate(ids)
+
+
+# A newline between two characters that are not white space: byte-level
+# BPE's regexes (GPT-2's, Llama 3's, SmolLM's) make it a word of its own,
+# or the end of a punctuation word before it, and read the text after it
+# as they would read it alone. Python's white space holds the regexes'.
+_BYTE_PAIR_PIECE_END = re.compile(r"(?<=\S)\n(?=\S)")
+
+
+def _piece_end(tokenizer, text, position):
+    """Where a piece of `text` that reaches `position` may end: after a
+    newline at or after `position` that no token spans, else at the end."""
+    if isinstance(tokenizer, BytePairTokenizer):
+        if any("\n" in token for token in tokenizer.special_tokens):
+            return len(text)  # a special token could span the newline
+        found = _BYTE_PAIR_PIECE_END.search(text, position)
+        return found.end() if found else len(text)
+    end = text.find("\n", position)
+    return len(text) if end < 0 else end + 1
 
 
 def decode(tokenizer, ids):

@@ -1,6 +1,7 @@
 """The kinds of language-model tokenizer (`tfzoo.choices.TOKENIZERS`)."""
 
 from tfzoo.choices import TOKENIZERS, check_choice
+from tfzoo.text.byte_pair_tokenizer import BytePairTokenizer
 from tfzoo.text.char_tokenizer import CharTokenizer
 from tfzoo.text.subword_tokenizer import train_subword_tokenizer
 
@@ -27,5 +28,11 @@ def build_tokenizer(kind, text, vocabulary_size=None):
 
 
 def tokenizer_kind(tokenizer):
-    """`"char"` or `"subword"`: the kind `tokenizer` was built as."""
-    return "char" if isinstance(tokenizer, CharTokenizer) else "subword"
+    """`"char"` or `"subword"`: the kind `tokenizer` was built as; or
+    `"byte_pair"` for a pretrained model's `BytePairTokenizer` (imported,
+    never trained here, so not one of `TOKENIZERS`)."""
+    if isinstance(tokenizer, CharTokenizer):
+        return "char"
+    if isinstance(tokenizer, BytePairTokenizer):
+        return "byte_pair"
+    return "subword"
