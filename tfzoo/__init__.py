@@ -11,7 +11,8 @@ Serving reads in `tfzoo.serving`; `tfzoo.cli` is the `tfzoo` command.
 The calls most people need are here too, imported when first used (so
 that `import tfzoo` and `tfzoo --help` stay quick): `tfzoo.make_settings`,
 `tfzoo.train`, `tfzoo.load_run`, `tfzoo.evaluate`, `tfzoo.export`,
-`tfzoo.generate`, `tfzoo.score`, `tfzoo.translate` and `tfzoo.quantize`.
+`tfzoo.generate`, `tfzoo.score`, `tfzoo.translate`, `tfzoo.quantize`,
+and for pretrained LLMs `tfzoo.load_pretrained` and `tfzoo.chat`.
 """
 
 __version__ = "0.1.0"
@@ -28,6 +29,8 @@ _LAZY = {
     "generate": "tfzoo.generation.generate",
     "score": "tfzoo.generation.generate",
     "translate": "tfzoo.generation.translate",
+    "chat": "tfzoo.generation.chat",
+    "load_pretrained": "tfzoo.runs.pretrained",
     "quantize": "tfzoo.quantization",
 }
 

@@ -12,6 +12,11 @@ builds a preset.
 import copy
 
 DEFAULT_VOCABULARY_SIZE = 2000  # subword pieces, unless a preset says
+# The longest text an imported pretrained model reads unless asked for
+# more (`tfzoo import --max-sequence-length`): its context may be 8,192 or
+# more, and a key/value cache, scoring windows and attention sized to that
+# cost memory and time a laptop does not have.
+PRETRAINED_MAX_SEQUENCE_LENGTH = 2048
 
 # BERT-mini (Turc et al., 2019); texts of 128 WordPiece tokens, [CLS] and
 # [SEP] included.

@@ -3,7 +3,8 @@
 import os
 
 from tfzoo.choices import QUANTIZATION_MODES
-from tfzoo.cli.common import add_command, add_end_token, load_run
+from tfzoo.cli.common import (add_command, add_end_token, load_run,
+                              positive_int)
 
 
 def add_parser(subparsers):
@@ -16,7 +17,8 @@ def add_parser(subparsers):
         "models.config lists every exported model (entries added by hand "
         "are kept) and BASE_DIR/batching.config is an example to tune. "
         "Language models: serving_default (prompt -> text) and score (text "
-        "-> log_likelihood, token_count). Classifiers: serving_default "
+        "-> log_likelihood, token_count), and for pretrained chat models chat "
+        "(role, content, optional system -> reply). Classifiers: serving_default "
         "(text, optional text_pair -> probabilities, label_id, label). "
         "Translation: serving_default (source, optional beam_width and "
         "max_new_tokens -> translation).", handler=export)
@@ -26,6 +28,10 @@ def add_parser(subparsers):
     parser.add_argument("--base-dir", default="saved_models",
                         help="TF Serving's model base folder")
     add_end_token(parser)
+    parser.add_argument("--max-sequence-length", type=positive_int,
+                        help="language models: the longest text served "
+                        "(prompt and new tokens), at most the run's "
+                        "(default: the run's)")
     parser.add_argument("--labels", help="classifiers: comma-separated class "
                         "names to return (default: the training labels)")
     parser.add_argument(
@@ -70,6 +76,7 @@ def export(args):
         end_token_id=end_token_id(run.tokenizer, args.end_token),
         labels=args.labels.split(",") if args.labels else None,
         warmup=not args.no_warmup, version_policy=args.version_policy,
-        serving_root=args.serving_root, quantize=args.quantize)
+        serving_root=args.serving_root, quantize=args.quantize,
+        max_sequence_length=args.max_sequence_length)
     print(f"Exported {args.run} to {path}; TF Serving's model config: "
           f"{os.path.join(args.base_dir, 'models.config')}")

@@ -23,6 +23,12 @@ def add_parser(subparsers):
     add_sampling_options(parser, temperature=0.8,
                          seed_help="default: random")
     add_end_token(parser)
+    parser.add_argument("--chat", action="store_true",
+                        help="pretrained chat models: each PROMPT is a "
+                        "user's turn, framed by the model's chat template; "
+                        "print the reply (up to the end of its turn)")
+    parser.add_argument("--system", help="with --chat: a system prompt "
+                        "(default: the template's own, if any)")
 
 
 def generate(args):
@@ -33,6 +39,10 @@ def generate(args):
     from tfzoo.text.encoding import encode, valid_text
 
     prompts = [valid_text(p) for p in args.prompts]
+    if args.chat:
+        return _chat_turns(run, prompts, args)
+    if args.system is not None:
+        raise ValueError("--system applies with --chat only")
     continuations = task_of(run.settings).generate(
         run, prompts, max_new_tokens=args.max_new_tokens,
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
@@ -50,3 +60,18 @@ def generate(args):
         if i:
             print("-" * 40)
         print(prompt + text)
+
+
+def _chat_turns(run, prompts, args):
+    """`generate --chat`: one turn per prompt, each reply printed."""
+    if args.end_token is not None:
+        raise ValueError("--chat ends each reply at the model's end of turn; "
+                         "leave out --end-token")
+    from tfzoo.generation.chat import chat
+
+    for i, prompt in enumerate(prompts):
+        if i:
+            print("-" * 40)
+        print(chat(run, prompt, max_new_tokens=args.max_new_tokens or 256,
+                   system=args.system, temperature=args.temperature,
+                   top_k=args.top_k, top_p=args.top_p, seed=args.seed))

@@ -3,15 +3,16 @@
 import os
 import sys
 
-from tfzoo.cli import (classify, evaluate, export, generate, plot, train,
-                       translate)
+from tfzoo.cli import (chat, classify, evaluate, export, generate,
+                       import_pretrained, plot, train, translate)
 from tfzoo.cli.common import PROGRAM, Parser
 from tfzoo.console import quiet_native_logs
 
 # Keep TensorFlow's start-up chatter off the terminal unless asked for.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-COMMANDS = (train, evaluate, generate, translate, classify, plot, export)
+COMMANDS = (train, evaluate, generate, chat, translate, classify, plot,
+            export, import_pretrained)
 
 
 def build_parser():
@@ -19,8 +20,9 @@ def build_parser():
     parser = Parser(
         prog=PROGRAM,
         description="tfzoo: Keras 3 language models (GPT, LSTM, BERT, "
-        "encoder-decoder translation): train with model.fit, evaluate, "
-        "generate, translate, export for TF Serving.",
+        "encoder-decoder translation) and pretrained LLMs: train with "
+        "model.fit, evaluate, generate, chat, translate, export for TF "
+        "Serving.",
     )
     subparsers = parser.add_subparsers(title="commands", required=True)
     for command in COMMANDS:

@@ -52,7 +52,8 @@ def evaluate_text(run, data=None, data_dir=None, split=None,
 
     Raises:
         ValueError: an unknown split, or a split with a file; unreadable
-            data; a text of fewer than 2 tokens.
+            data; a text of fewer than 2 tokens; no `data` for an imported
+            run (it has none of its own).
 
     Example:
     >>> evaluate_text(load_run("runs/tiny"))["perplexity"]
@@ -60,6 +61,11 @@ def evaluate_text(run, data=None, data_dir=None, split=None,
     settings = run.settings
     if split is not None:
         check_choice("split", split, SPLITS)
+    if data is None and settings.get("data") is None:
+        raise ValueError(
+            f"{run.run_dir or 'this model'} was imported from "
+            f"{settings.get('source')} and has no data of its own: give "
+            "the text to score (--data)")
     if data is None:
         split = split or "validation"
         train_text, validation_text = load_text_splits(

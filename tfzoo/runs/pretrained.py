@@ -34,14 +34,16 @@ import tempfile
 from tfzoo.models.checkpoint import build_transformer_lm
 from tfzoo.models.gguf_checkpoint import open_gguf, read_gguf
 from tfzoo.models.hf_checkpoint import CONFIG_FILE, read_hf_folder
+from tfzoo.presets import PRETRAINED_MAX_SEQUENCE_LENGTH
 from tfzoo.runs.loader import CHAT_TEMPLATE_FILE, Run, load_run
-from tfzoo.runs.run_folder import (MODEL_FILE, RUN_FILE, check_run_folder,
-                                   run_path, save_model_atomically,
+from tfzoo.runs.run_folder import (MODEL_FILE, RUN_FILE, run_path,
+                                   save_model_atomically,
                                    write_json_atomically)
 from tfzoo.text.byte_pair_tokenizer import BytePairTokenizer
 from tfzoo.text.saving import save_tokenizer
 
 HF_PREFIX = "hf://"
+
 FORMATS = ("a GGUF file of the llama architecture, a Hugging Face folder "
            "(config.json, *.safetensors, tokenizer.json) of model type llama "
            "or gpt2, or hf://owner/name when online")
@@ -88,8 +90,14 @@ def _download(name):
             f"import reads {FORMATS}") from None
 
 
-def read_pretrained(source, max_sequence_length=None):
+def read_pretrained(source,
+                    max_sequence_length=PRETRAINED_MAX_SEQUENCE_LENGTH):
     """The model, tokenizer and chat template of a source, in memory.
+
+    Args:
+        source: str, see `resolve_source`.
+        max_sequence_length: int or None, the longest text the model reads,
+            at most the checkpoint's context (None: all of it).
 
     Returns:
         `(model, tokenizer, checkpoint)`: a float32 `TransformerLM`, its
@@ -118,7 +126,12 @@ def read_pretrained(source, max_sequence_length=None):
         raise ValueError(
             f"{source}: the tokenizer has {tokenizer.vocabulary_size():,} "
             f"tokens, the model embeds {embeddings:,}; they must match")
-    model = build_transformer_lm(checkpoint, max_sequence_length)
+    context = checkpoint.arguments["max_sequence_length"]
+    if max_sequence_length is not None and max_sequence_length < 2:
+        raise ValueError("--max-sequence-length must be at least 2, got "
+                         f"{max_sequence_length}")
+    model = build_transformer_lm(
+        checkpoint, min(max_sequence_length or context, context))
     return model, tokenizer, checkpoint
 
 
@@ -134,6 +147,7 @@ def settings_of(checkpoint, model):
         "tokenizer": "byte_pair",
         "vocabulary_size": model.vocabulary_size,
         "max_sequence_length": model.max_sequence_length,
+        "context_length": checkpoint.arguments["max_sequence_length"],
         "special_tokens": checkpoint.special_tokens or {},
         "data": None,
         "validation_data": None,
@@ -143,8 +157,10 @@ def settings_of(checkpoint, model):
     }
 
 
-def load_pretrained(source, max_sequence_length=None):
-    """A pretrained model as a `Run` in memory, nothing written.
+def load_pretrained(source,
+                    max_sequence_length=PRETRAINED_MAX_SEQUENCE_LENGTH):
+    """A pretrained model as a `Run` in memory, nothing written (see
+    `read_pretrained` for the arguments and errors).
 
     Example:
     >>> run = tfzoo.load_pretrained(smollm2_gguf_path)
@@ -158,20 +174,19 @@ def load_pretrained(source, max_sequence_length=None):
                chat_template=checkpoint.chat_template)
 
 
-def import_pretrained(source, run_dir, overwrite=False):
+def import_pretrained(source, run_dir, overwrite=False,
+                      max_sequence_length=PRETRAINED_MAX_SEQUENCE_LENGTH):
     """Writes the pretrained model of `source` as a run folder (see the
     module docstring) and returns it loaded.
 
     Raises:
-        ValueError: see `read_pretrained`; `run_dir` holds another run (or
-            any run, without `overwrite`), or something else.
+        ValueError: see `read_pretrained`; `run_dir` holds a run (without
+            `overwrite`) or something that is not a run folder.
     """
-    model, tokenizer, checkpoint = read_pretrained(source)
+    _check_out(run_dir, overwrite)
+    model, tokenizer, checkpoint = read_pretrained(source,
+                                                   max_sequence_length)
     settings = settings_of(checkpoint, model)
-    state = check_run_folder(run_dir, settings, overwrite)
-    if state != "new" and not overwrite:
-        raise ValueError(f"{run_dir} already holds a run; use --overwrite "
-                         "to replace it or choose another --out")
     parent = os.path.dirname(os.path.abspath(run_dir))
     os.makedirs(parent, exist_ok=True)
     temporary = tempfile.mkdtemp(prefix=".import-", dir=parent)
@@ -190,3 +205,18 @@ def import_pretrained(source, run_dir, overwrite=False):
         if os.path.isdir(temporary):
             shutil.rmtree(temporary)
     return load_run(run_dir, settings=settings, model=model)
+
+
+def _check_out(run_dir, overwrite):
+    """Refuses an output folder that must not be replaced, before any
+    reading."""
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise ValueError(f"{run_dir} exists and is not a folder")
+    if not os.path.isdir(run_dir) or not os.listdir(run_dir):
+        return
+    if not os.path.isfile(run_path(run_dir, RUN_FILE)):
+        raise ValueError(f"{run_dir} is not empty and is not a tfzoo run "
+                         "folder; choose another --out")
+    if not overwrite:
+        raise ValueError(f"{run_dir} already holds a run; use --overwrite "
+                         "to replace it or choose another --out")

@@ -2,11 +2,19 @@
 
 `TextGenerator` is what `tfzoo.generate` runs and what `tfzoo export`
 saves, so the exported SavedModel computes exactly what the library does.
-Its two functions are TF Serving signatures:
+Its functions are TF Serving signatures:
 
 - `generate(prompt, max_new_tokens, temperature, top_k, top_p, seed)`
   -> `{"text"}`: the continuation of each prompt (without the prompt).
 - `score(text)` -> `{"log_likelihood", "token_count"}`.
+- `chat(role, content, system, max_new_tokens, ...)` -> `{"reply"}`, for
+  pretrained chat models (`chat_format`): each conversation framed by the
+  model's chat template in the graph, the assistant's reply generated.
+
+The decoding buffer (and key/value cache) is as wide as the longest
+prompt plus the new tokens, rounded up to `BUFFER_STEP` (and at most the
+max sequence length): a model of 8,192 positions answering a short prompt
+attends over a few hundred, not 8,192. Each width compiles once.
 
 They never fail on odd input; they clamp instead (documented on each).
 """
@@ -20,6 +28,7 @@ from tfzoo.serving.signatures import serving_function
 from tfzoo.serving.warmup import text_batches
 
 DEFAULT_MAX_NEW_TOKENS = 100
+BUFFER_STEP = 256  # decoding buffers are a multiple of this wide
 RANDOM_SEED = -1  # the `seed` input's default: draw a fresh seed per call
 
 
@@ -36,6 +45,10 @@ class TextGenerator(tf.Module):
             Serving on CPU then needs `--xla_cpu_compilation_enabled=true`.
         end_token_id: int or None. A row stops after generating this id
             (it is left out of the text).
+        max_sequence_length: int or None: the longest text (prompt and new
+            tokens) served, at most the model's (default: the model's).
+        chat_format: a `tfzoo.text.chat_template.ChatFormat`, or None for
+            no `chat` signature.
 
     Example:
     >>> generator = TextGenerator(model, tokenizer)
@@ -46,11 +59,14 @@ class TextGenerator(tf.Module):
     """
 
     def __init__(self, model, tokenizer, use_cache=True, jit_compile=True,
-                 end_token_id=None):
+                 end_token_id=None, max_sequence_length=None,
+                 chat_format=None):
         super().__init__(name="text_generator")
         self.model = model
         self.tokenizer = tokenizer
-        self.max_sequence_length = int(model.max_sequence_length)
+        self.max_sequence_length = min(
+            int(max_sequence_length or model.max_sequence_length),
+            int(model.max_sequence_length))
         self.end_token_id = -1 if end_token_id is None else int(end_token_id)
         self.jit_compile = bool(jit_compile)
         self._decoder = Decoder(model, use_cache, jit_compile)
@@ -83,21 +99,58 @@ class TextGenerator(tf.Module):
         )
         self.score = serving_function(
             self._score, [tf.TensorSpec([None], tf.string, name="text")])
+        self.chat_format = chat_format
+        if chat_format is not None:
+            def chat(
+                role,
+                content,
+                system=tf.constant(""),
+                max_new_tokens=tf.constant(DEFAULT_MAX_NEW_TOKENS),
+                temperature=tf.constant(0.0),
+                top_k=tf.constant(0),
+                top_p=tf.constant(1.0),
+                seed=tf.constant(RANDOM_SEED, tf.int64),
+            ):
+                systems = tf.fill(tf.shape(role)[:1], system)
+                prompt = chat_format.prompt(role, content, systems)
+                reply = self._generate(prompt, max_new_tokens, temperature,
+                                       top_k, top_p, seed)
+                return {"reply": reply}
+
+            self.chat = serving_function(chat, [
+                tf.TensorSpec([None, None], tf.string, name="role"),
+                tf.TensorSpec([None, None], tf.string, name="content"),
+                tf.TensorSpec([], tf.string, name="system"),
+                tf.TensorSpec([], tf.int32, name="max_new_tokens"),
+                tf.TensorSpec([], tf.float32, name="temperature"),
+                tf.TensorSpec([], tf.int32, name="top_k"),
+                tf.TensorSpec([], tf.float32, name="top_p"),
+                tf.TensorSpec([], tf.int64, name="seed"),
+            ])
 
     def signatures(self):
         """The functions to save, by signature name."""
-        return {"serving_default": self.generate, "score": self.score}
+        functions = {"serving_default": self.generate, "score": self.score}
+        if self.chat_format is not None:
+            functions["chat"] = self.chat
+        return functions
 
-    @staticmethod
-    def warmup_inputs():
+    def warmup_inputs(self):
         """The warm-up calls (see `tfzoo.serving.warmup`): 8 greedy tokens
-        and a score, each for batches of 1 and 4."""
+        and a score, each for batches of 1 and 4 (and a chat turn for
+        each, with a chat signature)."""
         options = {"max_new_tokens": np.int32(8),
                    "temperature": np.float32(0.0), "top_k": np.int32(0),
                    "top_p": np.float32(1.0), "seed": np.int64(1)}
-        return ([("serving_default", {"prompt": batch, **options})
-                 for batch in text_batches()]
-                + [("score", {"text": batch}) for batch in text_batches()])
+        calls = ([("serving_default", {"prompt": batch, **options})
+                  for batch in text_batches()]
+                 + [("score", {"text": batch}) for batch in text_batches()])
+        if self.chat_format is not None:
+            calls += [("chat", {
+                "role": np.full((len(batch), 1), "user", object),
+                "content": batch[:, None], "system": np.array("", object),
+                **options}) for batch in text_batches()]
+        return calls
 
     def _token_ids(self, text):
         """Ragged token ids; invalid UTF-8 bytes become U+FFFD first."""
@@ -127,7 +180,11 @@ class TextGenerator(tf.Module):
         ids = self._token_ids(prompt)[:, -room:]
         prompt_lengths = tf.cast(ids.row_lengths(), tf.int32)
         batch = tf.shape(prompt)[0]
-        buffer = ids.to_tensor(shape=[batch, self.max_sequence_length])
+        needed = tf.reduce_max(prompt_lengths) + new_tokens
+        width = tf.minimum(
+            (needed + BUFFER_STEP - 1) // BUFFER_STEP * BUFFER_STEP,
+            self.max_sequence_length)
+        buffer = ids.to_tensor(shape=tf.stack([batch, width]))
         seed = tf.where(
             seed < 0,
             tf.random.uniform([], 0, 2**62, dtype=tf.int64),
@@ -144,7 +201,7 @@ class TextGenerator(tf.Module):
             self.end_token_id,
         )
         # Keep positions [prompt length, stop) of each row.
-        positions = tf.range(self.max_sequence_length)[None, :]
+        positions = tf.range(width)[None, :]
         keep = ((positions >= prompt_lengths[:, None])
                 & (positions < stops[:, None]))
         text = self.tokenizer.detokenize(tf.ragged.boolean_mask(tokens, keep))

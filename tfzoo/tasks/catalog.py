@@ -94,10 +94,12 @@ def evaluate(run, **options):
 
 
 def export(run, name, base_dir=export_module.DEFAULT_BASE_DIR,
-           jit_compile=True, end_token_id=None, labels=None, **options):
+           jit_compile=True, end_token_id=None, labels=None,
+           max_sequence_length=None, **options):
     """Writes a loaded run as `base_dir/name/<next version>/`: the string
     module its task serves (`server`, with `jit_compile`, and
-    `end_token_id` for language models or `labels` for classifiers)
+    `end_token_id` and `max_sequence_length` for language models or
+    `labels` for classifiers)
     through `tfzoo.serving.export.export` (`options`: `warmup`,
     `version_policy`, `serving_root`, `quantize`).
 
@@ -113,7 +115,8 @@ def export(run, name, base_dir=export_module.DEFAULT_BASE_DIR,
     return export_module.export(
         run, name,
         lambda run: task.server(run, jit_compile=jit_compile,
-                                end_token_id=end_token_id, labels=labels),
+                                end_token_id=end_token_id, labels=labels,
+                                max_sequence_length=max_sequence_length),
         base_dir, **options)
 
 

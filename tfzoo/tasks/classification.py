@@ -371,17 +371,22 @@ def classification_metrics(true_ids, predicted_ids, num_classes):
     }
 
 
-def server(run, jit_compile=True, end_token_id=None, labels=None):
+def server(run, jit_compile=True, end_token_id=None, labels=None,
+           max_sequence_length=None):
     """The `ClassifierServer` that `tfzoo export` saves: `serving_default`
     (text, optional text_pair -> probabilities, label_id, label), with
     `labels` as the class names (default: the run's).
 
     Raises:
-        ValueError: `end_token_id` (a language model's option); a number
+        ValueError: `end_token_id` or `max_sequence_length` (language
+            models' options); a number
             of labels other than the classes.
     """
     if end_token_id is not None:
         raise ValueError("an end token applies to language models only")
+    if max_sequence_length is not None:
+        raise ValueError("a max sequence length at export applies to "
+                         "language models only")
     return ClassifierServer(run.model, run.preprocessor, labels or run.labels)
 
 

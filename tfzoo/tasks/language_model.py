@@ -18,6 +18,7 @@ from tfzoo.data.sources import load_text_splits
 from tfzoo.data.windows import (count_windows, evaluation_windows,
                                 training_windows)
 from tfzoo.generation import text_scores
+from tfzoo.generation.chat import chat_format_of, end_of_turn_id
 from tfzoo.generation.generate import generate as generate_text
 from tfzoo.generation.text_scores import evaluate_text
 from tfzoo.models import build_model
@@ -193,17 +194,38 @@ def generate(run, prompts, max_new_tokens=None, **options):
 report = text_scores.report
 
 
-def server(run, jit_compile=True, end_token_id=None, labels=None):
+def server(run, jit_compile=True, end_token_id=None, labels=None,
+           max_sequence_length=None):
     """The `TextGenerator` that `tfzoo export` saves: `serving_default`
-    (prompt -> text) and `score` (text -> log-likelihood).
+    (prompt -> text) and `score` (text -> log-likelihood), and for a
+    pretrained model with a ChatML chat template, `chat` (conversations ->
+    replies), whose replies and texts end at the model's end of turn unless
+    `end_token_id` says otherwise.
+
+    Args:
+        max_sequence_length: int or None, the longest text served (default:
+            the run's).
 
     Raises:
-        ValueError: `labels` (a classifier's option).
+        ValueError: `labels` (a classifier's option); a max sequence length
+            above the run's.
     """
     if labels is not None:
         raise ValueError("labels apply to classifiers only")
+    longest = run.model.max_sequence_length
+    if max_sequence_length is not None and not (
+            2 <= max_sequence_length <= longest):
+        raise ValueError(f"the max sequence length must be from 2 to the "
+                         f"run's {longest}, got {max_sequence_length}")
+    chat_format = None
+    if run.chat_template:
+        chat_format = chat_format_of(run)
+        if end_token_id is None:
+            end_token_id = end_of_turn_id(run)
     return TextGenerator(run.model, run.tokenizer, jit_compile=jit_compile,
-                         end_token_id=end_token_id)
+                         end_token_id=end_token_id,
+                         max_sequence_length=max_sequence_length,
+                         chat_format=chat_format)
 
 
 def plots(run_dir, out_dir, data_dir=None):

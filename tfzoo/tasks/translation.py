@@ -211,15 +211,20 @@ def callbacks(settings, tokenizer, pairs, run_dir, sample_every):
         pairs.validation.targets[:SAMPLE_SENTENCES], every=sample_every)]
 
 
-def server(run, jit_compile=True, end_token_id=None, labels=None):
+def server(run, jit_compile=True, end_token_id=None, labels=None,
+           max_sequence_length=None):
     """The `Translator` that `tfzoo export` saves: `serving_default`
     (source, optional beam_width and max_new_tokens -> translation).
 
     Raises:
-        ValueError: `end_token_id` or `labels` (other tasks' options).
+        ValueError: `end_token_id`, `max_sequence_length` or `labels`
+            (other tasks' options).
     """
     if end_token_id is not None:
         raise ValueError("an end token applies to language models only")
+    if max_sequence_length is not None:
+        raise ValueError("a max sequence length at export applies to "
+                         "language models only")
     if labels is not None:
         raise ValueError("labels apply to classifiers only")
     return Translator(run.model, run.tokenizer, jit_compile=jit_compile)
