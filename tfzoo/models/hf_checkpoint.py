@@ -65,8 +65,11 @@ def read_hf_folder(folder):
     if model_type == "gpt2" and "wte.weight" in weights:
         weights = {f"transformer.{name}": value
                    for name, value in weights.items()}
+    # Absent from config.json, `tie_word_embeddings` is its config class's
+    # default: False for `LlamaConfig`, True for `GPT2Config`.
     arguments["tie_embeddings"] = bool(config.get(
-        "tie_word_embeddings", True)) or "lm_head.weight" not in weights
+        "tie_word_embeddings", model_type == "gpt2")) or (
+            "lm_head.weight" not in weights)
     tokenizer_config = {}
     path = os.path.join(folder, "tokenizer_config.json")
     if os.path.isfile(path):
