@@ -27,11 +27,11 @@ MERGES = [
 # SmolLM2-135M-Instruct's chat template, as its GGUF file holds it.
 CHATML_TEMPLATE = (
     "{% for message in messages %}{% if loop.first and messages[0]['role'] "
-    "!= 'system' %}{{ '<|im_start|>system\\nYou are a helpful AI assistant "
-    "named SmolLM, trained by Hugging Face<|im_end|>\\n' }}{% endif %}"
-    "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
-    "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}"
-    "{{ '<|im_start|>assistant\\n' }}{% endif %}")
+    "!= 'system' %}{{ '<|im_start|>system\nYou are a helpful AI assistant "
+    "named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}"
+    "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + "
+    "'<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}"
+    "{{ '<|im_start|>assistant\n' }}{% endif %}")
 BOS, EOS = 1, 2
 
 
