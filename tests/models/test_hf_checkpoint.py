@@ -85,6 +85,15 @@ def test_the_chat_template_file_wins_over_the_tokenizer_config(tmp_path):
     assert read_hf_folder(folder).chat_template == CHATML_TEMPLATE
 
 
+def test_named_chat_templates_give_the_default_one(tmp_path):
+    config = llama_config()
+    folder = str(tmp_path / "llama")
+    write_hf_folder(folder, config, llama_weights(config), chat_template=[
+        {"name": "tool_use", "template": "{{ 'tools' }}"},
+        {"name": "default", "template": CHATML_TEMPLATE}])
+    assert read_hf_folder(folder).chat_template == CHATML_TEMPLATE
+
+
 def test_tfzoos_gelu_is_gpt2s_gelu_new():
     x = np.linspace(-6, 6, 101)
     np.testing.assert_allclose(

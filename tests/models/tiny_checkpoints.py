@@ -150,8 +150,8 @@ _GGUF_GLOBAL_NAMES = {"model.embed_tokens.weight": "token_embd.weight",
 
 
 def gguf_name(name):
-    if name in _GGUF_GLOBAL_NAMES:
-        return _GGUF_GLOBAL_NAMES[name]
+    if not name.startswith("model.layers."):
+        return _GGUF_GLOBAL_NAMES.get(name, name)
     _, _, layer, rest = name.split(".", 3)
     return f"blk.{layer}.{_GGUF_NAMES[rest.rsplit('.', 1)[0]]}.weight"
 
