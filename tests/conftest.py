@@ -64,6 +64,16 @@ def make_run(run_dir, model, tokenizer):
     return str(run_dir)
 
 
+def one_line_error(make):
+    """The message of the `ValueError` that `make()` raises, checked to be
+    one line."""
+    with pytest.raises(ValueError) as error:
+        make()
+    message = str(error.value)
+    assert message and "\n" not in message
+    return message
+
+
 def replay_warmup(export_dir):
     """Replays an export's warm-up requests (`tfzoo.serving`) on the
     SavedModel, as TF Serving does when it loads a version; returns each

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models
 from tokenizers import pre_tokenizers
 
+from tests.conftest import one_line_error
 from tfzoo.text import (TOKENIZERS, decode, encode, encoding,
                         load_tokenizer, save_tokenizer, tokenizer_kind)
 from tfzoo.text.byte_pair_tokenizer import (GPT2_PATTERN, LLAMA3_PATTERN,
@@ -425,14 +426,6 @@ def test_from_gguf_reads_the_tokenizer_metadata(tmp_path):
     llama3 = BytePairTokenizer.from_gguf(
         write_gguf(tmp_path / "llama3.gguf", pre="llama-bpe", merges=MERGES))
     assert (llama3.pre_tokenizer, llama3.ignore_merges) == ("llama-bpe", True)
-
-
-def one_line_error(make):
-    with pytest.raises(ValueError) as error:
-        make()
-    message = str(error.value)
-    assert message and "\n" not in message
-    return message
 
 
 def test_unsupported_gguf_tokenizers_give_one_line_errors(tmp_path):

@@ -99,7 +99,7 @@ def read_gguf(path, reader=None):
 
     Raises:
         ValueError: not a GGUF file; another architecture; a tensor type
-            `gguf` cannot dequantize, a missing or misshapen tensor.
+            `gguf` cannot dequantize; rotary scaling (`rope_freqs`).
     """
     import gguf
 
@@ -127,6 +127,9 @@ def read_gguf(path, reader=None):
         elif name.endswith("self_attn.k_proj.weight"):
             array = unpermute(array, key_value_heads)
         weights[name] = array
+    if "rope_freqs.weight" in weights:  # Llama 3.1's rotary scaling
+        raise ValueError(f"{path}: rotary scaling (rope_freqs) is not "
+                         "supported; tfzoo reads plain rotary positions")
     width = int(field(reader, "llama.embedding_length"))
     vocabulary = weights["model.embed_tokens.weight"].shape[0]
     arguments = dict(

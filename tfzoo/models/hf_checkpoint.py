@@ -46,8 +46,9 @@ def read_hf_folder(folder):
     `rope_theta` (up to v4) or `rope_parameters.rope_theta` (v5).
 
     Raises:
-        ValueError: no `config.json`; another model type; no safetensors
-            file; a file cut short or damaged; a missing weight.
+        ValueError: no `config.json`; another model type; rotary scaling
+            (`rope_type` other than "default"); no safetensors file; a
+            file cut short or damaged; a missing weight.
     """
     config_path = os.path.join(folder, CONFIG_FILE)
     if not os.path.isfile(config_path):
@@ -56,7 +57,7 @@ def read_hf_folder(folder):
     config = read_json(config_path)
     model_type = config.get("model_type")
     if model_type == "llama":
-        arguments = _llama_arguments(config)
+        arguments = _llama_arguments(config, folder)
     elif model_type == "gpt2":
         arguments = _gpt2_arguments(config)
     else:
@@ -65,13 +66,19 @@ def read_hf_folder(folder):
     if model_type == "gpt2" and "wte.weight" in weights:
         weights = {f"transformer.{name}": value
                    for name, value in weights.items()}
+    # Absent from config.json, `tie_word_embeddings` is its config class's
+    # default: False for `LlamaConfig`, True for `GPT2Config`.
     arguments["tie_embeddings"] = bool(config.get(
-        "tie_word_embeddings", True)) or "lm_head.weight" not in weights
+        "tie_word_embeddings", model_type == "gpt2")) or (
+            "lm_head.weight" not in weights)
     tokenizer_config = {}
     path = os.path.join(folder, "tokenizer_config.json")
     if os.path.isfile(path):
         tokenizer_config = read_json(path)
     template = tokenizer_config.get("chat_template")
+    if isinstance(template, list):  # named templates: take the default
+        template = next((t.get("template") for t in template
+                         if t.get("name") == "default"), None)
     path = os.path.join(folder, "chat_template.jinja")
     if os.path.isfile(path):
         with open(path, encoding="utf-8") as f:
@@ -87,9 +94,14 @@ def read_hf_folder(folder):
                       special)
 
 
-def _llama_arguments(config):
+def _llama_arguments(config, folder):
     heads = config["num_attention_heads"]
     rope = config.get("rope_parameters") or {}
+    scaling = config.get("rope_scaling") or rope
+    kind = scaling.get("rope_type") or scaling.get("type") or "default"
+    if kind != "default":  # Llama 3.1's "llama3", "linear", "yarn", ...
+        raise ValueError(f"{folder}: rotary scaling {kind!r} is not "
+                         "supported; tfzoo reads plain rotary positions")
     return dict(
         vocabulary_size=config["vocab_size"],
         max_sequence_length=config.get("max_position_embeddings", 2048),

@@ -46,7 +46,8 @@ def render(template, messages, add_generation_prompt=True,
             `raise_exception`) for this conversation.
     """
     def raise_exception(message):
-        raise ValueError(f"the chat template refuses: {message}")
+        raise ValueError(f"the chat template refuses: "
+                         f"{' '.join(str(message).split())}")
 
     environment = jinja2.sandbox.ImmutableSandboxedEnvironment(
         trim_blocks=True, lstrip_blocks=True)
