@@ -7,6 +7,7 @@ from tfzoo.cli import (classify, evaluate, export, generate, plot, train,
                        translate)
 from tfzoo.cli.common import PROGRAM, Parser
 from tfzoo.console import quiet_native_logs
+from tfzoo.data.sources import check_data_dir
 
 # Keep TensorFlow's start-up chatter off the terminal unless asked for.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -32,6 +33,8 @@ def main(argv=None):
     """Entry point of the `tfzoo` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
+        if hasattr(args, "data_dir"):  # before TensorFlow loads
+            check_data_dir(args.data_dir)
         with quiet_native_logs():
             args.command(args)
     except (ValueError, OSError) as error:
