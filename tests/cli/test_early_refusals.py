@@ -66,6 +66,8 @@ MISTAKES = [
      "--data-dir nowhere: no such folder"),
     (["generate", "--run", "no-run", "ROMEO:"],
      "no-run is not a tfzoo run folder"),
+    (["generate", "--run", "no-run", "ROMEO:", "--max-new-tokens", "0"],
+     "--max-new-tokens: must be at least 1, got 0"),
     (["export", "--run", "no-run", "--name", "x"],
      "no-run is not a tfzoo run folder"),
     (["export", "--run", "no-run", "--name", "../up"], "invalid model name"),

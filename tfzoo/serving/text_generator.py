@@ -20,6 +20,7 @@ from tfzoo.serving.signatures import serving_function
 from tfzoo.serving.warmup import text_batches
 
 DEFAULT_MAX_NEW_TOKENS = 100
+MAX_NEW_TOKENS = 65536  # a request's most (the buffer holds them all)
 RANDOM_SEED = -1  # the `seed` input's default: draw a fresh seed per call
 
 
@@ -112,22 +113,26 @@ class TextGenerator(tf.Module):
         """See the module docstring. Clamping rules:
 
         - an empty prompt starts from a newline;
-        - `max_new_tokens` is clamped to `[1, max_sequence_length - 1]`, and
-          `max_new_tokens <= 0` returns empty strings;
-        - a prompt keeps its last `max_sequence_length - max_new_tokens`
-          tokens;
+        - `max_new_tokens` is clamped to `[1, MAX_NEW_TOKENS]`, and
+          `max_new_tokens <= 0` returns empty strings; past the model's
+          context each token is predicted from the last
+          `max_sequence_length` tokens (a sliding window, as nanoGPT's
+          sampler crops its context);
+        - a prompt keeps its last `max_sequence_length` tokens (the
+          window never reaches further back);
         - `temperature <= 0` is greedy, `top_k <= 0` and `top_p >= 1` turn
           those limits off, `top_p <= 0` keeps only the most likely token;
         - `seed < 0` draws a fresh seed.
         """
         prompt = tf.where(tf.strings.length(prompt) == 0, "\n", prompt)
-        new_tokens = tf.clip_by_value(max_new_tokens, 1,
-                                      self.max_sequence_length - 1)
-        room = self.max_sequence_length - new_tokens
-        ids = self._token_ids(prompt)[:, -room:]
+        new_tokens = tf.clip_by_value(max_new_tokens, 1, MAX_NEW_TOKENS)
+        ids = self._token_ids(prompt)[:, -self.max_sequence_length:]
         prompt_lengths = tf.cast(ids.row_lengths(), tf.int32)
         batch = tf.shape(prompt)[0]
-        buffer = ids.to_tensor(shape=[batch, self.max_sequence_length])
+        # Whole contexts: one compiled loop serves many lengths.
+        width = _round_up(tf.reduce_max(prompt_lengths) + new_tokens,
+                          self.max_sequence_length)
+        buffer = ids.to_tensor(shape=[batch, width])
         seed = tf.where(
             seed < 0,
             tf.random.uniform([], 0, 2**62, dtype=tf.int64),
@@ -144,7 +149,7 @@ class TextGenerator(tf.Module):
             self.end_token_id,
         )
         # Keep positions [prompt length, stop) of each row.
-        positions = tf.range(self.max_sequence_length)[None, :]
+        positions = tf.range(width)[None, :]
         keep = ((positions >= prompt_lengths[:, None])
                 & (positions < stops[:, None]))
         text = self.tokenizer.detokenize(tf.ragged.boolean_mask(tokens, keep))
@@ -163,6 +168,10 @@ class TextGenerator(tf.Module):
         log_likelihood, token_count = scoring.log_likelihood(
             self.model, ids.to_tensor(), lengths)
         return {"log_likelihood": log_likelihood, "token_count": token_count}
+
+
+def _round_up(length, multiple):
+    return (length + multiple - 1) // multiple * multiple
 
 
 def _int32_pair(seed):
