@@ -23,10 +23,25 @@ def build_parser():
         "encoder-decoder translation): train with model.fit, evaluate, "
         "generate, translate, export for TF Serving.",
     )
+    parser.add_argument("--version", action="version",
+                        version=f"{PROGRAM} {version()}")
     subparsers = parser.add_subparsers(title="commands", required=True)
     for command in COMMANDS:
         command.add_parser(subparsers)
     return parser
+
+
+def version():
+    """The installed package's version (its metadata), else the source
+    tree's."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(PROGRAM)
+    except metadata.PackageNotFoundError:
+        from tfzoo import __version__
+
+        return __version__
 
 
 def main(argv=None):
