@@ -32,6 +32,8 @@ TASKS = {
 MODELS = tuple(model for models in TASKS.values() for model in models)
 
 TOKENIZERS = ("char", "subword")
+# `tfzoo generate`'s default length, by tokenizer: a paragraph either way.
+DEFAULT_NEW_TOKENS = {"char": 200, "subword": 100}
 OPTIMIZERS = ("adamw", "muon")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")

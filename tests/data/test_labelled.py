@@ -94,20 +94,28 @@ def test_batches_are_bucketed_by_length():
 
 
 def test_tfds_names_read_their_features(monkeypatch):
-    # Offline there is no glue/sst2 to download; stand in for tfds.load
+    # Offline there is no glue/sst2 to download; stand in for its builder
     # with a dataset of the same features to check how it is read.
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
     calls = []
 
-    def fake_load(name, split):
-        calls.append((name, split))
-        return tf.data.Dataset.from_tensor_slices({
-            "sentence": ["a fine film", "dull"], "label": [1, 0],
-            "idx": [0, 1]})
+    class FakeBuilder:
+        def __init__(self, name):
+            self.name = name
 
-    monkeypatch.setattr(tfds, "load", fake_load)
+        def as_dataset(self, split):
+            calls.append((self.name, split))
+            return tf.data.Dataset.from_tensor_slices({
+                "sentence": ["a fine film", "dull"], "label": [1, 0],
+                "idx": [0, 1]})
+
+    from tfzoo.data import labelled
+
+    monkeypatch.setattr(tfds, "builder", FakeBuilder)
+    monkeypatch.setattr(labelled, "prepare_tfds",
+                        lambda builder, data_dir: None)
     data = read_labelled("glue/sst2", split="validation")
     assert calls == [("glue/sst2", "validation")]
     assert data.texts == ["a fine film", "dull"]

@@ -102,18 +102,26 @@ def test_real_tokenizer_round_trip_of_the_layout():
 
 def test_tfds_translation_names_read_their_features(monkeypatch):
     # Offline there is no ted_hrlr_translate to download; stand in for
-    # tfds.load with a dataset of the same features.
+    # its builder with a dataset of the same features.
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
     calls = []
 
-    def fake_load(name, split):
-        calls.append((name, split))
-        return tf.data.Dataset.from_tensor_slices(
-            {"pt": ["olá mundo", "adeus"], "en": ["hello world", "bye"]})
+    class FakeBuilder:
+        def __init__(self, name):
+            self.name = name
 
-    monkeypatch.setattr(tfds, "load", fake_load)
+        def as_dataset(self, split):
+            calls.append((self.name, split))
+            return tf.data.Dataset.from_tensor_slices(
+                {"pt": ["olá mundo", "adeus"], "en": ["hello world", "bye"]})
+
+    from tfzoo.data import parallel
+
+    monkeypatch.setattr(tfds, "builder", FakeBuilder)
+    monkeypatch.setattr(parallel, "prepare_tfds",
+                        lambda builder, data_dir: None)
     pairs = read_parallel("ted_hrlr_translate/pt_to_en", split="validation",
                           source_column="pt", target_column="en")
     assert calls == [("ted_hrlr_translate/pt_to_en", "validation")]

@@ -111,3 +111,53 @@ def test_text_as_tools_save_it(tmp_path):
     with pytest.raises(ValueError, match="notepad.txt is UTF-16 text"):
         load_text_splits(str(path))
 
+
+
+def test_an_unreachable_dataset_is_refused_at_once_naming_the_file(
+        tmp_path):
+    # No network: a proxy that refuses every connection. Nothing cached:
+    # an empty TFDS folder. One line within seconds, no retries.
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "HTTPS_PROXY": "http://127.0.0.1:9",
+           "HTTP_PROXY": "http://127.0.0.1:9", "TFZOO_DATA_DIR": "",
+           "TFDS_DATA_DIR": str(tmp_path / "tfds")}
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "tfzoo.cli", "train", "--data",
+         "tiny_shakespeare", "--steps", "1", "--out", str(tmp_path / "r")],
+        capture_output=True, text=True, env=env, timeout=60)
+    assert time.perf_counter() - start < 15
+    assert result.returncode == 1
+    error = result.stderr.strip()
+    assert len(error.splitlines()) == 1, error
+    assert "tiny_shakespeare/input.txt under a data folder" in error
+    assert "--data-dir" in error and "Retrying" not in error
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_manual_download_is_used_without_asking_the_network(
+        tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    from tfzoo.data import sources
+
+    asked = []
+    monkeypatch.setattr(sources, "unreachable",
+                        lambda url: asked.append(url) or "offline")
+    # Nothing prepared: an empty TFDS folder.
+    builder = tfds.builder("tiny_shakespeare", data_dir=str(tmp_path / "t"))
+    with pytest.raises(ValueError, match="put tiny_shakespeare/input.txt "
+                       f"under {tmp_path}, and name that folder with "
+                       "--data-dir"):
+        sources.check_downloadable(builder, str(tmp_path))
+    assert len(asked) == 1
+    (tmp_path / "tiny_shakespeare").mkdir()
+    (tmp_path / "tiny_shakespeare" / "input.txt").write_text("Some text.")
+    manual_dir, missing = sources.check_downloadable(builder, str(tmp_path))
+    assert (manual_dir, missing) == (str(tmp_path / "tiny_shakespeare"), [])
+    assert len(asked) == 1
+    with pytest.raises(ValueError, match="no such file or folder, nor TFDS"):
+        sources.check_source("no_such_dataset", str(tmp_path))

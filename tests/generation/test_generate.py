@@ -107,10 +107,34 @@ def test_end_token_stops_a_row(model, tokenizer):
 
 def test_long_prompt_keeps_its_most_recent_tokens(model, tokenizer):
     prompt = make_text()[:200]
-    tail = prompt[-(CONTEXT - 10):]
+    tail = prompt[-CONTEXT:]
     assert tfzoo.generate(model, tokenizer, prompt, max_new_tokens=10,
                           temperature=0) == tfzoo.generate(
         model, tokenizer, tail, max_new_tokens=10, temperature=0)
+
+
+def sliding_reference(model, tokenizer, prompt, max_new_tokens):
+    """Greedy decoding as nanoGPT's sampler does it: each token predicted
+    by the model run on the last CONTEXT tokens (the cropped context)."""
+    ids = list(encode(tokenizer, prompt))
+    start = len(ids)
+    for _ in range(max_new_tokens):
+        window = ids[-CONTEXT:]
+        logits = model(np.array([window], "int32"))[0, -1]
+        ids.append(int(np.argmax(logits)))
+    return decode(tokenizer, ids[start:])
+
+
+def test_past_the_context_the_window_slides(model, tokenizer):
+    # A one-token prompt and one longer than the context, and more new
+    # tokens than the context holds; cached and uncached loops alike.
+    prompts = ["S", make_text()[:40]]
+    new = CONTEXT + 6
+    expected = [sliding_reference(model, tokenizer, p, new) for p in prompts]
+    for use_cache in (True, False):
+        texts = tfzoo.generate(model, tokenizer, prompts, max_new_tokens=new,
+                               temperature=0, use_cache=use_cache)
+        assert texts == expected, use_cache
 
 
 def test_unknown_characters_and_bad_bytes_do_not_crash(model, tokenizer):
@@ -125,8 +149,8 @@ def test_unknown_characters_and_bad_bytes_do_not_crash(model, tokenizer):
     [
         (dict(prompts=[""]), "prompt 1 is empty"),
         (dict(prompts=[]), "at least one prompt"),
-        (dict(max_new_tokens=0), "max_new_tokens must be from 1 to 31"),
-        (dict(max_new_tokens=CONTEXT), "max_new_tokens must be from 1 to 31"),
+        (dict(max_new_tokens=0), "max_new_tokens must be from 1 to 65536"),
+        (dict(max_new_tokens=65537), "max_new_tokens must be from 1 to "),
         (dict(top_p=0.0), "top_p must be in (0, 1]"),
         (dict(top_p=1.5), "top_p must be in (0, 1]"),
     ],
@@ -142,3 +166,9 @@ def test_temperature_zero_or_less_is_greedy(model, tokenizer):
                             temperature=0)
     assert tfzoo.generate(model, tokenizer, PROMPTS, max_new_tokens=8,
                           temperature=-2.0, seed=1) == greedy
+
+
+def test_default_length_is_200_characters(tokenizer):
+    from tfzoo.text.kinds import default_new_tokens
+
+    assert default_new_tokens(tokenizer) == 200

@@ -21,12 +21,14 @@ import tfzoo
 from tfzoo.serving.versions import next_version, partial_prefix
 from tfzoo.tasks import export_run
 from tfzoo.models import LSTMLM, TransformerLM
-from tfzoo.text import CharTokenizer, encode, train_subword_tokenizer
+from tfzoo.text import (CharTokenizer, decode, encode,
+                        train_subword_tokenizer)
 
 from tests.conftest import make_run, make_text
 
 CONTEXT = 32
 PROMPTS = ["The king", "S", "And old men weep for"]
+PAST_THE_CONTEXT = CONTEXT + 6  # new tokens: the window slides
 TEXTS = ["The king and queen of night.", "x", ""]
 # Token counts around the context, and ten contexts: each is scored whole.
 SCORED_LENGTHS = [CONTEXT - 1, CONTEXT, CONTEXT + 1, 10 * CONTEXT]
@@ -80,7 +82,8 @@ LOADER = textwrap.dedent("""
             "newline_and_replacement": call(
                 generate, ["\\n", "The \\ufffd\\ufffd"]),
             "zero_tokens": call(generate, ["The"], max_new_tokens=0),
-            "too_many_tokens": call(generate, ["The"], max_new_tokens=10**6),
+            "past_the_context": call(generate, %(prompts)r,
+                                     max_new_tokens=%(past)d),
             "negative_temperature": call(generate, %(prompts)r,
                                          temperature=-1.0),
             "odd_limits": call(generate, ["The"], temperature=1.0, top_k=-3,
@@ -106,7 +109,7 @@ LOADER = textwrap.dedent("""
     results["tfzoo imported"] = any(m.startswith(("tfzoo", "keras_hub"))
                                     for m in sys.modules)
     print(json.dumps(results))
-""") % {"texts": TEXTS, "prompts": PROMPTS}
+""") % {"texts": TEXTS, "prompts": PROMPTS, "past": PAST_THE_CONTEXT}
 
 
 def build(model_kind, tokenizer_kind):
@@ -252,7 +255,6 @@ def test_serving_clamps_odd_inputs(exports):
         assert result["empty_and_bad_bytes"] == result[
             "newline_and_replacement"], path
         assert result["zero_tokens"] == [""]
-        assert 0 < len(result["too_many_tokens"][0])
         # top_k <= 0 and top_p >= 1 turn those limits off: the same text
         # as with them off, from the same seed.
         assert result["odd_limits"] == result["limits_off"], path
@@ -262,11 +264,21 @@ def test_serving_clamps_odd_inputs(exports):
         assert len(result["defaults"]) == 1
 
 
-def test_too_many_tokens_are_clamped_to_the_context(exports):
+def test_past_the_context_the_exported_window_slides(exports):
+    # Greedy, token by token, each predicted from the last CONTEXT tokens
+    # (nanoGPT's cropped context), against serving_default.
+    # (The batch holds the three prompts; the reference, slow, checks two.)
     _, exported, results = exports
-    path, _, tokenizer = exported["gpt-char"]
-    # One prompt token is kept, the rest of the context is generated.
-    assert len(results[path]["too_many_tokens"][0]) == CONTEXT - 1
+    for path, model, tokenizer in exported.values():
+        expected = []
+        for prompt in PROMPTS[1:]:
+            ids = list(encode(tokenizer, prompt))
+            start = len(ids)
+            for _ in range(PAST_THE_CONTEXT):
+                logits = model(np.array([ids[-CONTEXT:]], "int32"))[0, -1]
+                ids.append(int(np.argmax(logits)))
+            expected.append(decode(tokenizer, ids[start:]))
+        assert results[path]["past_the_context"][1:] == expected, path
 
 
 def test_saved_model_cli_lists_the_signatures(exports):

@@ -2,8 +2,9 @@
 
 import sys
 
+from tfzoo.choices import DEFAULT_NEW_TOKENS
 from tfzoo.cli.common import (PROGRAM, add_command, add_end_token,
-                              add_sampling_options, load_run)
+                              add_sampling_options, load_run, positive_int)
 
 
 def add_parser(subparsers):
@@ -11,15 +12,17 @@ def add_parser(subparsers):
         subparsers, "generate",
         help="continue prompts with a trained run's model",
         description="Continue each prompt with the run's model (one batch, "
-        "key/value cache, compiled loop). A prompt longer than the model's "
-        "max sequence length less --max-new-tokens keeps its most recent "
-        "tokens.", handler=generate)
+        "key/value cache, compiled loop). Each token is predicted from the "
+        "model's max sequence length of tokens before it at most: past "
+        "that, the window slides, as nanoGPT's sampler crops its context.",
+        handler=generate)
     parser.add_argument("--run", required=True, help="the run folder")
     parser.add_argument("prompts", nargs="+", metavar="PROMPT",
                         help="text to continue (quote it)")
-    parser.add_argument("--max-new-tokens", type=int,
-                        help="from 1 to the max sequence length less 1 "
-                        "(default: half of it; n-gram runs: 100)")
+    parser.add_argument("--max-new-tokens", type=positive_int,
+                        help="how many tokens to write, any number (default: "
+                        f"{DEFAULT_NEW_TOKENS['char']} for character models, "
+                        f"{DEFAULT_NEW_TOKENS['subword']} for subword ones)")
     add_sampling_options(parser, temperature=0.8,
                          seed_help="default: random")
     add_end_token(parser)
@@ -52,11 +55,10 @@ def generate(args):
     context = getattr(run.model, "max_sequence_length", None)
     for i, (prompt, text) in enumerate(zip(prompts, continuations)):
         if context is not None:
-            room = context - (args.max_new_tokens or context // 2)
             length = len(encode(run.tokenizer, prompt))
-            if length > room:
+            if length > context:
                 print(f"{PROGRAM}: note: prompt {i + 1} has {length} tokens; "
-                      f"the model saw its last {room}", file=sys.stderr)
+                      f"the model saw its last {context}", file=sys.stderr)
         if i:
             print("-" * 40)
         print(prompt + text)
@@ -67,11 +69,12 @@ def _chat_turns(run, prompts, args):
     if args.end_token is not None:
         raise ValueError("--chat ends each reply at the model's end of turn; "
                          "leave out --end-token")
-    from tfzoo.generation.chat import chat
+    from tfzoo.generation.chat import DEFAULT_MAX_NEW_TOKENS, chat
 
     for i, prompt in enumerate(prompts):
         if i:
             print("-" * 40)
-        print(chat(run, prompt, max_new_tokens=args.max_new_tokens or 256,
+        print(chat(run, prompt, max_new_tokens=args.max_new_tokens
+                   or DEFAULT_MAX_NEW_TOKENS,
                    system=args.system, temperature=args.temperature,
                    top_k=args.top_k, top_p=args.top_p, seed=args.seed))

@@ -7,6 +7,7 @@ from tfzoo.cli import (chat, classify, evaluate, export, generate,
                        import_pretrained, plot, train, translate)
 from tfzoo.cli.common import PROGRAM, Parser
 from tfzoo.console import quiet_native_logs
+from tfzoo.data.sources import check_data_dir
 
 # Keep TensorFlow's start-up chatter off the terminal unless asked for.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -24,16 +25,33 @@ def build_parser():
         "model.fit, evaluate, generate, chat, translate, export for TF "
         "Serving.",
     )
+    parser.add_argument("--version", action="version",
+                        version=f"{PROGRAM} {version()}")
     subparsers = parser.add_subparsers(title="commands", required=True)
     for command in COMMANDS:
         command.add_parser(subparsers)
     return parser
 
 
+def version():
+    """The installed package's version (its metadata), else the source
+    tree's."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(PROGRAM)
+    except metadata.PackageNotFoundError:
+        from tfzoo import __version__
+
+        return __version__
+
+
 def main(argv=None):
     """Entry point of the `tfzoo` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
+        if hasattr(args, "data_dir"):  # before TensorFlow loads
+            check_data_dir(args.data_dir)
         with quiet_native_logs():
             args.command(args)
     except (ValueError, OSError) as error:

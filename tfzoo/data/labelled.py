@@ -14,7 +14,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfzoo.data.sources import resolve_path
+from tfzoo.data.sources import prepare_tfds, resolve_path
 from tfzoo.data.table import read_table
 
 
@@ -59,8 +59,8 @@ def read_labelled(source, data_dir=None, text_column="sentence",
     path = resolve_path(source, data_dir)
     if path is None:
         if "/" in source and not os.path.splitext(source)[1]:
-            return _read_tfds(source, split, text_column, label_column,
-                              pair_column)
+            return _read_tfds(source, data_dir, split, text_column,
+                              label_column, pair_column)
         raise ValueError(f"{source}: no such file")
     if os.path.isdir(path):
         raise ValueError(f"{path} is a folder; give a TSV or CSV file")
@@ -71,11 +71,15 @@ def read_labelled(source, data_dir=None, text_column="sentence",
                         values[pair_column] if pair_column else None)
 
 
-def _read_tfds(name, split, text_column, label_column, pair_column):
+def _read_tfds(name, data_dir, split, text_column, label_column,
+               pair_column):
     import tensorflow_datasets as tfds
 
+    builder = tfds.builder(name)
+    prepare_tfds(builder, data_dir)
+
     texts, pairs, labels = [], [], []
-    for example in tfds.as_numpy(tfds.load(name, split=split)):
+    for example in tfds.as_numpy(builder.as_dataset(split=split)):
         texts.append(example[text_column].decode("utf-8"))
         labels.append(int(example[label_column]))
         if pair_column:

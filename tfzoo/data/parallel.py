@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from tfzoo.data.sources import resolve_path
+from tfzoo.data.sources import prepare_tfds, resolve_path
 from tfzoo.data.table import read_table
 
 
@@ -71,7 +71,8 @@ def read_parallel(source, data_dir=None, source_column="en",
     path = resolve_path(source, data_dir)
     if path is None:
         if "/" in source and not os.path.splitext(source)[1]:
-            return _read_tfds(source, split, source_column, target_column)
+            return _read_tfds(source, data_dir, split, source_column,
+                              target_column)
         raise ValueError(f"{source}: no such file")
     if os.path.isdir(path):
         raise ValueError(f"{path} is a folder; give a TSV or CSV file")
@@ -80,11 +81,14 @@ def read_parallel(source, data_dir=None, source_column="en",
     return ParallelText(values[source_column], values[target_column])
 
 
-def _read_tfds(name, split, source_column, target_column):
+def _read_tfds(name, data_dir, split, source_column, target_column):
     import tensorflow_datasets as tfds
 
+    builder = tfds.builder(name)
+    prepare_tfds(builder, data_dir)
+
     sources, targets = [], []
-    for example in tfds.as_numpy(tfds.load(name, split=split)):
+    for example in tfds.as_numpy(builder.as_dataset(split=split)):
         sources.append(example[source_column].decode("utf-8"))
         targets.append(example[target_column].decode("utf-8"))
     return ParallelText(sources, targets)

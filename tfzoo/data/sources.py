@@ -17,6 +17,7 @@ name; a path inside the data directory (`--data-dir` or `TFZOO_DATA_DIR`).
 
 import os
 import re
+import sys
 
 DATA_DIR_VARIABLE = "TFZOO_DATA_DIR"
 _TFDS_NAME = re.compile(r"^[a-z][a-z0-9_]*(/[a-z0-9_]+)?(:[0-9.*]+)?$")
@@ -40,16 +41,26 @@ def check_data_dir(directory=None):
 
 
 def check_source(source, directory=None):
-    """The local file or folder that `source` names, None for a name that
-    may be a TFDS dataset's; checked without loading TensorFlow (TFDS
-    itself is asked when the data is read).
+    """The local file or folder that `source` names, None for a TFDS
+    dataset's name; checked without loading TensorFlow (a TFDS dataset not
+    yet prepared: its files are on disk or reachable).
 
     Raises:
-        ValueError: neither an existing path nor shaped like a TFDS name.
+        ValueError: neither an existing path nor a TFDS dataset, or a
+            dataset that cannot be downloaded.
     """
     path = resolve_path(source, directory)
     if path is None and not _TFDS_NAME.match(source):
         raise ValueError(f"{source}: no such file or folder")
+    if path is None:
+        import tensorflow_datasets as tfds  # without TensorFlow
+
+        try:
+            builder = tfds.builder(source)
+        except tfds.core.registered.DatasetNotFoundError:
+            raise ValueError(f"{source}: no such file or folder, nor TFDS "
+                             "dataset") from None
+        check_downloadable(builder, directory)
     return path
 
 
@@ -141,12 +152,7 @@ def load_tfds_text(name, directory=None, split="train"):
         builder = tfds.builder(name)
     except tfds.core.registered.DatasetNotFoundError:
         return None
-    download_config = None
-    directory = data_dir(directory)
-    manual_dir = directory and os.path.join(directory, name.split(":")[0])
-    if manual_dir and os.path.isdir(manual_dir):
-        download_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
-    builder.download_and_prepare(download_config=download_config)
+    prepare_tfds(builder, directory)
 
     splits = builder.info.splits
     if split == "validation" and "validation" not in splits:
@@ -163,6 +169,97 @@ def load_tfds_text(name, directory=None, split="train"):
         example[text_feature].decode("utf-8")
         for example in tfds.as_numpy(dataset)
     )
+
+
+# Seconds to wait for a dataset's server before calling it unreachable.
+CONNECT_TIMEOUT = 5
+
+
+def prepare_tfds(builder, directory=None):
+    """Downloads and prepares a TFDS dataset once, quietly.
+
+    Files already in `<data dir>/<dataset name>/` (a manual download, e.g.
+    `tiny_shakespeare/input.txt`) are used as they are; the others are
+    checked first (`check_downloadable`).
+
+    Raises:
+        ValueError: a file is neither on disk nor reachable.
+    """
+    if _is_prepared(builder):
+        return
+    import contextlib
+    import io
+
+    import tensorflow_datasets as tfds
+
+    manual_dir, missing = check_downloadable(builder, directory)
+    config = (tfds.download.DownloadConfig(manual_dir=manual_dir)
+              if manual_dir else None)
+    # TFDS prints its own lines and MiB/s bars, even for a local file.
+    tfds.display_progress_bar(bool(missing))
+    print(f"Preparing the TFDS dataset {builder.name} (once)...",
+          file=sys.stderr)
+    with contextlib.redirect_stdout(io.StringIO()):
+        builder.download_and_prepare(download_config=config)
+
+
+def _is_prepared(builder):
+    # Not builder.is_prepared(): it logs a warning for a missing folder.
+    return os.path.isfile(os.path.join(builder.data_dir,
+                                       "dataset_info.json"))
+
+
+def check_downloadable(builder, directory=None):
+    """`(manual_dir, missing)`: the dataset's folder under the data
+    directory (None if it has none) and the `(url, filename)` of each file
+    not in it, each asked for once with a short timeout: an unreachable
+    one is refused at once, in one line naming the file to put where,
+    instead of TFDS retrying for minutes. Needs no TensorFlow.
+
+    Raises:
+        ValueError: a file is neither on disk nor reachable.
+    """
+    name = builder.name
+    directory = data_dir(directory)
+    manual_dir = directory and os.path.join(directory, name)
+    if not (manual_dir and os.path.isdir(manual_dir)):
+        manual_dir = None
+    if _is_prepared(builder):
+        return manual_dir, []
+    present = set(os.listdir(manual_dir)) if manual_dir else set()
+    missing = []
+    for url, info in (builder.url_infos or {}).items():
+        filename = info.filename or url.rsplit("/", 1)[-1]
+        if filename not in present:
+            missing.append((url, filename))
+    for url, filename in missing:
+        reason = unreachable(url)
+        if reason:
+            where = (f"under {directory}" if directory else "under a data "
+                     "folder")
+            raise ValueError(
+                f"{name} is not on disk and cannot be downloaded ({reason}): "
+                f"put {name}/{filename} {where}, and name that folder with "
+                f"--data-dir (or ${DATA_DIR_VARIABLE})")
+    return manual_dir, missing
+
+
+def unreachable(url, timeout=CONNECT_TIMEOUT):
+    """Why `url` cannot be fetched now (one request, no retries), or None.
+    Proxies are read from the environment, as TFDS's downloads read
+    them."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, method="HEAD")
+    try:
+        urllib.request.urlopen(request, timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return None  # The server answered: the download will say more.
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        return str(reason) or type(reason).__name__
+    return None
 
 
 def is_tfds_name(source):

@@ -10,7 +10,13 @@ gives the tokens each prompt would give alone.
 With `use_cache=True` each step runs the model on one new token per row
 (`model.call_with_cache`: a Transformer's key/value cache, an LSTM's
 state). With `use_cache=False` each step re-runs the model over the whole
-buffer: the slow reference that the cached path must agree with.
+window: the slow reference that the cached path must agree with.
+
+The buffer may be longer than the model's context (`max_sequence_length`,
+L): each token is predicted from the L tokens before it at most, as
+nanoGPT's sampler crops its context. Within the context the cache serves;
+past it, each step re-runs the model over the last L tokens (the sliding
+window).
 """
 
 import tensorflow as tf
@@ -57,9 +63,11 @@ class Decoder:
         Args:
             token_ids: int32 `(batch, width)`; row i holds its prompt in
                 `[:prompt_lengths[i]]`, the rest is overwritten. `width` must
-                be at least `max(prompt_lengths) + max_new_tokens` (and at
-                most the model's context for a Transformer).
-            prompt_lengths: int32 `(batch,)`, each at least 1.
+                be at least `max(prompt_lengths) + max_new_tokens`; it may
+                be more than the model's max sequence length (the key/value
+                cache is as wide as the smaller of the two).
+            prompt_lengths: int32 `(batch,)`, each from 1 to the model's
+                max sequence length.
             max_new_tokens: int scalar, at least 1.
             temperature, top_k, top_p: see `next_token`.
             seed: int32 `(2,)`, a stateless random seed; step `i` uses
@@ -76,7 +84,9 @@ class Decoder:
         start = ops.min(prompt_lengths)
         if self.use_cache:
             cache = self.model.initial_cache(
-                ops.shape(token_ids)[0], ops.shape(token_ids)[1]
+                ops.shape(token_ids)[0],
+                ops.minimum(ops.shape(token_ids)[1],
+                            self.model.max_sequence_length),
             )
             logits, cache = self.model.call_with_cache(
                 token_ids[:, :start], cache, 0
@@ -134,14 +144,18 @@ class Decoder:
             )
             stop_positions = ops.where(ends_here, index, stop_positions)
             token_ids = write_column(token_ids, token, index)
-            if self.use_cache:
-                logits, cache = self.model.call_with_cache(
-                    token[:, None], cache, index
-                )
-                logits = logits[:, 0]
+            if not self.use_cache:
+                logits = self._window_logits(token_ids, index)
             else:
-                logits = self.model(token_ids, training=False)
-                logits = ops.take(logits, index, axis=1)
+                def cached():
+                    logits, new_cache = self.model.call_with_cache(
+                        token[:, None], cache, index
+                    )
+                    return logits[:, 0], new_cache
+
+                logits, cache = ops.cond(
+                    index < self.model.max_sequence_length, cached,
+                    lambda: (self._window_logits(token_ids, index), cache))
             return index + 1, token_ids, logits, cache, stop_positions
 
         _, token_ids, _, _, stop_positions = ops.while_loop(
@@ -150,6 +164,22 @@ class Decoder:
             (start, token_ids, logits, cache, stop_positions),
         )
         return token_ids, ops.minimum(stop_positions, end)
+
+    def _window_logits(self, token_ids, index):
+        """The logits that predict position `index + 1` from the tokens
+        up to `index`, the last max sequence length of them at most: the
+        model run over that window (the model is causal, so what follows
+        `index` in a window that starts at 0 changes nothing)."""
+        length = self.model.max_sequence_length
+        start = ops.maximum(index + 1 - length, 0)
+        # Padded so that the slice is valid for any buffer width (a buffer
+        # narrower than the context never reaches this branch, but XLA
+        # compiles it).
+        padded = ops.pad(token_ids, ((0, 0), (0, length)))
+        window = ops.slice(padded, (0, start),
+                           (ops.shape(token_ids)[0], length))
+        logits = self.model(window, training=False)
+        return ops.take(logits, index - start, axis=1)
 
 
 def write_column(token_ids, column, index):

@@ -9,7 +9,7 @@ import random
 import tensorflow as tf
 
 from tfzoo.models.model_cache import ModelCache
-from tfzoo.serving.text_generator import TextGenerator
+from tfzoo.serving.text_generator import MAX_NEW_TOKENS, TextGenerator
 from tfzoo.text.encoding import valid_text
 
 _GENERATORS = ModelCache()
@@ -36,11 +36,14 @@ def generate(
     Args:
         model: a `TransformerLM` or `LSTMLM`.
         tokenizer: its tokenizer.
-        prompts: a str, or a list of str of any lengths. A prompt longer
-            than `max_sequence_length - max_new_tokens` tokens keeps its most
-            recent tokens. Characters outside the vocabulary map to its
-            unknown-token id.
-        max_new_tokens: int, from 1 to `max_sequence_length - 1`.
+        prompts: a str, or a list of str of any lengths. Each token is
+            predicted from the `max_sequence_length` tokens before it at
+            most (so a longer prompt keeps its most recent tokens).
+            Characters outside the vocabulary map to its unknown-token id.
+        max_new_tokens: int, from 1 to 65,536. Past the model's context
+            the window slides, as nanoGPT's sampler crops its context:
+            cached decoding within it, then one pass over the last
+            `max_sequence_length` tokens per new token.
         temperature: float; 0 or less is greedy decoding.
         top_k: int; sample among the `top_k` most likely tokens (0: all).
         top_p: float in (0, 1]; sample within the nucleus of mass `top_p`.
@@ -119,14 +122,9 @@ def _check_arguments(model, prompts, max_new_tokens, top_p):
                 f"prompt {i + 1} is empty; give at least one character "
                 "(a newline starts a fresh text)"
             )
-    longest = model.max_sequence_length - 1
-    if not 1 <= max_new_tokens <= longest:
-        raise ValueError(
-            f"max_new_tokens must be from 1 to {longest} (the max sequence "
-            f"length of {model.max_sequence_length} tokens less one prompt "
-            "token), "
-            f"got {max_new_tokens}"
-        )
+    if not 1 <= max_new_tokens <= MAX_NEW_TOKENS:
+        raise ValueError(f"max_new_tokens must be from 1 to "
+                         f"{MAX_NEW_TOKENS}, got {max_new_tokens}")
     if not 0 < top_p <= 1:
         raise ValueError(f"top_p must be in (0, 1], got {top_p}")
 

@@ -12,11 +12,11 @@ Its functions are TF Serving signatures:
   model's chat template in the graph, the assistant's reply generated.
 
 The decoding buffer (and key/value cache) is as wide as the longest
-prompt plus the new tokens, rounded up to `BUFFER_STEP` (and at most the
-max sequence length): a model of 8,192 positions answering a short prompt
-attends over a few hundred, not 8,192. Each width compiles once.
-
-They never fail on odd input; they clamp instead (documented on each).
+prompt plus the new tokens, rounded up to `BUFFER_STEP`, while that fits
+the max sequence length: a model of 8,192 positions answering a short
+prompt attends over a few hundred, not 8,192. Past the max sequence
+length the window slides (`tfzoo.decoding.decoder`) and the buffer is a
+whole number of contexts. Each width compiles once.
 """
 
 import numpy as np
@@ -28,7 +28,8 @@ from tfzoo.serving.signatures import serving_function
 from tfzoo.serving.warmup import text_batches
 
 DEFAULT_MAX_NEW_TOKENS = 100
-BUFFER_STEP = 256  # decoding buffers are a multiple of this wide
+BUFFER_STEP = 256  # decoding buffers within the context: a multiple of this
+MAX_NEW_TOKENS = 65536  # a request's most (the buffer holds them all)
 RANDOM_SEED = -1  # the `seed` input's default: draw a fresh seed per call
 
 
@@ -165,25 +166,31 @@ class TextGenerator(tf.Module):
         """See the module docstring. Clamping rules:
 
         - an empty prompt starts from a newline;
-        - `max_new_tokens` is clamped to `[1, max_sequence_length - 1]`, and
-          `max_new_tokens <= 0` returns empty strings;
-        - a prompt keeps its last `max_sequence_length - max_new_tokens`
-          tokens;
+        - `max_new_tokens` is clamped to `[1, MAX_NEW_TOKENS]`, and
+          `max_new_tokens <= 0` returns empty strings; past the model's
+          context each token is predicted from the last
+          `max_sequence_length` tokens (a sliding window, as nanoGPT's
+          sampler crops its context);
+        - a prompt keeps its last `max_sequence_length` tokens (the
+          window never reaches further back);
         - `temperature <= 0` is greedy, `top_k <= 0` and `top_p >= 1` turn
           those limits off, `top_p <= 0` keeps only the most likely token;
         - `seed < 0` draws a fresh seed.
         """
         prompt = tf.where(tf.strings.length(prompt) == 0, "\n", prompt)
-        new_tokens = tf.clip_by_value(max_new_tokens, 1,
-                                      self.max_sequence_length - 1)
-        room = self.max_sequence_length - new_tokens
-        ids = self._token_ids(prompt)[:, -room:]
+        new_tokens = tf.clip_by_value(max_new_tokens, 1, MAX_NEW_TOKENS)
+        ids = self._token_ids(prompt)[:, -self.max_sequence_length:]
         prompt_lengths = tf.cast(ids.row_lengths(), tf.int32)
         batch = tf.shape(prompt)[0]
+        # Within the context, a multiple of BUFFER_STEP (the cache and
+        # attention no wider than needed); past it, whole contexts. Either
+        # way one compiled loop serves many lengths.
         needed = tf.reduce_max(prompt_lengths) + new_tokens
-        width = tf.minimum(
-            (needed + BUFFER_STEP - 1) // BUFFER_STEP * BUFFER_STEP,
-            self.max_sequence_length)
+        width = tf.where(
+            needed <= self.max_sequence_length,
+            tf.minimum(_round_up(needed, BUFFER_STEP),
+                       self.max_sequence_length),
+            _round_up(needed, self.max_sequence_length))
         buffer = ids.to_tensor(shape=tf.stack([batch, width]))
         seed = tf.where(
             seed < 0,
@@ -220,6 +227,10 @@ class TextGenerator(tf.Module):
         log_likelihood, token_count = scoring.log_likelihood(
             self.model, ids.to_tensor(), lengths)
         return {"log_likelihood": log_likelihood, "token_count": token_count}
+
+
+def _round_up(length, multiple):
+    return (length + multiple - 1) // multiple * multiple
 
 
 def _int32_pair(seed):

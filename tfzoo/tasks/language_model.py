@@ -26,7 +26,8 @@ from tfzoo.progress import ProgressBars
 from tfzoo.runs.run_folder import run_path
 from tfzoo.serving.text_generator import TextGenerator
 from tfzoo.text.encoding import encode as encode_text
-from tfzoo.text.kinds import build_tokenizer, tokenizer_kind
+from tfzoo.text.kinds import (build_tokenizer, default_new_tokens,
+                              tokenizer_kind)
 from tfzoo.text.saving import load_tokenizer, save_tokenizer
 from tfzoo.train_options import resolve_settings
 from tfzoo.training.callbacks import TextSamples
@@ -183,9 +184,9 @@ def generate(run, prompts, max_new_tokens=None, **options):
     """Continues each prompt (a list of str) with the run's model: see
     `tfzoo.generation.generate` for `options` (`temperature`, `top_k`,
     `top_p`, `seed`, `end_token_id`, `use_cache`, `jit_compile`).
-    `max_new_tokens` defaults to half the max sequence length."""
+    `max_new_tokens` defaults to `default_new_tokens(run.tokenizer)`."""
     if max_new_tokens is None:
-        max_new_tokens = run.model.max_sequence_length // 2
+        max_new_tokens = default_new_tokens(run.tokenizer)
     return generate_text(run.model, run.tokenizer, list(prompts),
                          max_new_tokens=max_new_tokens, **options)
 

@@ -31,7 +31,8 @@ from tfzoo.models.ngram_lm import NGramLM
 from tfzoo.progress import ProgressBars
 from tfzoo.runs.run_folder import run_path
 from tfzoo.text.encoding import encode as encode_text
-from tfzoo.text.kinds import build_tokenizer, tokenizer_kind
+from tfzoo.text.kinds import (build_tokenizer, default_new_tokens,
+                              tokenizer_kind)
 from tfzoo.text.saving import save_tokenizer
 from tfzoo.train_options import resolve_settings
 
@@ -168,11 +169,12 @@ def generate(run, prompts, max_new_tokens=None, use_cache=True,
     """Continues each prompt (a list of str) with the n-gram model: see
     `tfzoo.generation.ngram_sampling.sample_ngram` for `options`
     (`temperature`, `top_k`, `top_p`, `seed`, `end_token_id`).
-    `max_new_tokens` defaults to 100; `use_cache` and `jit_compile` do not
-    apply."""
+    `max_new_tokens` defaults to `default_new_tokens(run.tokenizer)`;
+    `use_cache` and `jit_compile` do not apply."""
+    if max_new_tokens is None:
+        max_new_tokens = default_new_tokens(run.tokenizer)
     return sample_ngram(run.model, run.tokenizer, list(prompts),
-                        max_new_tokens=100 if max_new_tokens is None
-                        else max_new_tokens, **options)
+                        max_new_tokens=max_new_tokens, **options)
 
 
 # `tfzoo eval`'s lines: per token, per character and per word.

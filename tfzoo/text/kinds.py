@@ -1,6 +1,6 @@
 """The kinds of language-model tokenizer (`tfzoo.choices.TOKENIZERS`)."""
 
-from tfzoo.choices import TOKENIZERS, check_choice
+from tfzoo.choices import DEFAULT_NEW_TOKENS, TOKENIZERS, check_choice
 from tfzoo.text.byte_pair_tokenizer import BytePairTokenizer
 from tfzoo.text.char_tokenizer import CharTokenizer
 from tfzoo.text.subword_tokenizer import train_subword_tokenizer
@@ -36,3 +36,10 @@ def tokenizer_kind(tokenizer):
     if isinstance(tokenizer, BytePairTokenizer):
         return "byte_pair"
     return "subword"
+
+
+def default_new_tokens(tokenizer):
+    """How many tokens `tfzoo generate` writes by default: 200 for a
+    character tokenizer, 100 for subwords."""
+    return DEFAULT_NEW_TOKENS[
+        "char" if tokenizer_kind(tokenizer) == "char" else "subword"]

@@ -214,6 +214,8 @@ def schedule_line(epochs, steps_per_epoch, total_steps):
 
     if total_steps == epochs * steps_per_epoch:
         return f"{epochs_of(epochs)} x {steps_per_epoch} steps"
+    if epochs == 1:  # never "0 epochs x 490 and 1 x 3"
+        return f"{total_steps} steps: 1 epoch x {total_steps}"
     last = total_steps - (epochs - 1) * steps_per_epoch
     return (f"{total_steps} steps: {epochs_of(epochs - 1)} x "
             f"{steps_per_epoch} and 1 x {last}")
