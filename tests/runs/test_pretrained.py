@@ -87,8 +87,9 @@ def test_an_import_is_not_repeated_unless_overwritten(tmp_path, tiny_gguf):
     config = llama_config()
     folder = str(tmp_path / "hf")
     write_hf_folder(folder, config, llama_weights(config))
-    # Another run there: refused, the folder left as it was.
-    assert "holds a different run" in one_line_error(
+    # Another source into it: refused the same way, the folder left as
+    # it was, before the source is read.
+    assert "already holds a run" in one_line_error(
         lambda: import_pretrained(folder, run_dir))
     assert sorted(os.listdir(tmp_path / "runs")) == ["tiny"]
     with open(os.path.join(run_dir, "run.json")) as f:
