@@ -11,7 +11,7 @@ same calls in the training environment: the same greedy texts, scores
 within 1e-4.
 
     TFZOO_DATA_DIR=../shared/data .venv/bin/python -m pytest -m slow \\
-        tests/test_serving_runtime.py
+        tests/serving/test_serving_runtime.py
 
 Slow: the first run installs the runtime (about 600 MB) into
 `~/.cache/tfzoo/serving-runtime-VERSION`.
@@ -30,6 +30,8 @@ from tfzoo.cli import main
 from tfzoo.tasks import export_run
 
 from tests.conftest import make_run
+from tests.models.tiny_checkpoints import (llama_config, llama_weights,
+                                           write_llama_gguf)
 from tests.serving.test_export import build
 from tests.training.test_classifier import write_examples
 from tests.training.test_translation import make_pairs, write_pairs
@@ -60,7 +62,14 @@ CALLER = textwrap.dedent("""
         calls = {}
         for name, signature in sorted(loaded.signatures.items()):
             inputs = set(signature.structured_input_signature[1])
-            if "prompt" in inputs:  # greedy, so the text is one
+            if "role" in inputs:  # a chat model's conversations
+                calls[name] = plain(signature(
+                    role=tf.constant([["user"], ["user"]]),
+                    content=tf.constant([["the king"], ["and you"]]),
+                    system=tf.constant(""), max_new_tokens=tf.constant(12),
+                    temperature=tf.constant(0.0), top_k=tf.constant(0),
+                    top_p=tf.constant(1.0), seed=tf.constant(1, tf.int64)))
+            elif "prompt" in inputs:  # greedy, so the text is one
                 calls[name] = plain(signature(
                     prompt=tf.constant(texts),
                     max_new_tokens=tf.constant(12),
@@ -129,6 +138,16 @@ def exports(tmp_path_factory):
         run = make_run(root / "runs" / name, model, tokenizer)
         paths[name] = export_run(run, name, base_dir=base, jit_compile=xla,
                                  quantize="int8")
+    # An imported llama chat model: byte-level BPE, grouped-query
+    # attention, the chat signature.
+    config = llama_config(max_position_embeddings=128)
+    gguf_path = str(root / "tiny.gguf")
+    write_llama_gguf(gguf_path, config, llama_weights(config))
+    run = str(root / "runs" / "llama-chat")
+    assert main(["import", gguf_path, "--out", run]) == 0
+    assert main(["export", "--run", run, "--name", "llama-chat",
+                 "--base-dir", base]) == 0
+    paths["llama-chat"] = os.path.join(base, "llama-chat", "1")
     labelled = (write_examples(root / "train.tsv", 200, 0),
                 write_examples(root / "dev.tsv", 50, 1))
     pairs = write_pairs(root / "pairs.tsv", make_pairs())
