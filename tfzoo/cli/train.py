@@ -13,6 +13,7 @@ import os
 
 from tfzoo.choices import MODELS, TASKS, task_of
 from tfzoo.cli.common import add_command, positive_int
+from tfzoo.runs.run_folder import model_file
 from tfzoo.train_options import (REQUIRED, TRAIN_OPTIONS, describe_default,
                                  resolve_settings)
 
@@ -32,6 +33,9 @@ GROUPS = {
     "translation": "seq2seq and lstm-seq2seq: sentence pairs, one "
                    "SentencePiece vocabulary trained on both sides; pairs "
                    "longer than --max-sequence-length tokens are truncated",
+    "fine-tuning": "--init: start from a pretrained model (gpt: a run "
+                   "of tfzoo import, fine-tuned whole or with LoRA "
+                   "adapters; see docs/pretrained.md)",
     "schedule": "how long and how fast the run trains",
     "distribution": "where training runs (see docs/distributed.md)",
 }
@@ -168,8 +172,8 @@ def _check_files(model, settings, data_dir):
                 "classification"] + TASKS["translation"]:
             check_columns(path, read_header(path), [c for c in columns if c])
     init = settings.get("init")
-    if init and not os.path.exists(init):
-        raise ValueError(f"--init {init}: no such folder")
+    if init and not init.startswith("hf://") and not os.path.exists(init):
+        raise ValueError(f"--init {init}: no such file or folder")
 
 
 def _preset_of_run(run_dir, model):
@@ -214,8 +218,8 @@ def train(args):
         **({} if args.sample_every is None
            else {"sample_every": args.sample_every}))
     task = catalog.task_for(model)
-    saved = args.out if task.COUNTED else os.path.join(args.out,
-                                                        "model.keras")
+    saved = args.out if task.COUNTED else os.path.join(
+        args.out, model_file(run.settings))
     if run.sample is not None:
         print(f"\nModel saved to {saved}. A sample:\n\n{run.sample}\n")
     else:

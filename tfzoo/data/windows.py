@@ -23,8 +23,11 @@ def _check_length(token_ids, max_sequence_length, what):
         )
 
 
-def _split_window(windows):
-    return windows[..., :-1], windows[..., 1:]
+def _split_window(windows, weights=None):
+    """`(inputs, targets)`, and the targets' weights if given."""
+    if weights is None:
+        return windows[..., :-1], windows[..., 1:]
+    return windows[..., :-1], windows[..., 1:], weights[..., 1:]
 
 
 def training_windows(
@@ -34,6 +37,7 @@ def training_windows(
     steps_per_epoch,
     seed=0,
     first_epoch=0,
+    weights=None,
 ):
     """An endless, shuffled stream of `(inputs, targets)` batches.
 
@@ -51,6 +55,10 @@ def training_windows(
         steps_per_epoch: int, batches per epoch.
         seed: int.
         first_epoch: int, the epoch the stream starts with.
+        weights: float array like `token_ids` or None: each token's
+            weight as a target (chat data counts the assistant's
+            tokens only); given, the batches are `(inputs, targets,
+            target weights)`.
 
     Returns:
         A `tf.data.Dataset` of `(inputs, targets)`, each
@@ -58,6 +66,8 @@ def training_windows(
     """
     _check_length(token_ids, max_sequence_length, "training")
     token_ids = tf.constant(np.asarray(token_ids, np.int32))
+    tensors = (token_ids,) if weights is None else (
+        token_ids, tf.constant(np.asarray(weights, np.float32)))
     num_windows = count_windows(len(token_ids), max_sequence_length)
     last_start = len(token_ids) - max_sequence_length - 1
     windows_per_epoch = steps_per_epoch * batch_size
@@ -78,7 +88,8 @@ def training_windows(
         return tf.data.Dataset.from_tensor_slices(starts)
 
     def window_at(start):
-        return token_ids[start : start + max_sequence_length + 1]
+        return tuple(tensor[start : start + max_sequence_length + 1]
+                     for tensor in tensors)
 
     return (
         tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)
@@ -90,16 +101,21 @@ def training_windows(
     )
 
 
-def evaluation_windows(token_ids, max_sequence_length, batch_size):
+def evaluation_windows(token_ids, max_sequence_length, batch_size,
+                       weights=None):
     """Every window of the text in order, each target token predicted once.
 
-    The last batch may be smaller than `batch_size`.
+    The last batch may be smaller than `batch_size`. With `weights` (see
+    `training_windows`) the batches carry the targets' weights.
     """
     _check_length(token_ids, max_sequence_length, "validation")
     num_windows = count_windows(len(token_ids), max_sequence_length)
     token_ids = np.asarray(token_ids, np.int32)
     starts = np.arange(num_windows) * max_sequence_length
-    windows = token_ids[starts[:, None] + np.arange(max_sequence_length + 1)]
+    positions = starts[:, None] + np.arange(max_sequence_length + 1)
+    windows = (token_ids[positions],)
+    if weights is not None:
+        windows += (np.asarray(weights, np.float32)[positions],)
     return (
         tf.data.Dataset.from_tensor_slices(windows)
         .batch(batch_size)

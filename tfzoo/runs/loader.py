@@ -5,7 +5,8 @@ What a run folder holds says what to load, whatever the task: its model
 (`model.keras`, or an n-gram run's counts), its tokenizer
 (`tokenizer.json`) or BERT preprocessor (`preprocessor.json`), a
 classifier's class names (`labels.json`), and an imported LLM's chat
-template (`chat_template.jinja`).
+template (`chat_template.jinja`). A LoRA run's model is its base (its
+`init`) with its adapters (`adapters.npz`).
 """
 
 import json
@@ -15,6 +16,7 @@ from typing import NamedTuple, Optional
 import keras
 
 import tfzoo.models  # noqa: F401  (registers tfzoo's classes with Keras)
+from tfzoo.models.lora import load_adapters
 from tfzoo.models.ngram_lm import NGramLM
 from tfzoo.runs.run_folder import model_file, read_settings, run_path
 from tfzoo.text.saving import (PREPROCESSOR_FILE, load_preprocessor,
@@ -109,7 +111,12 @@ def load_run(run_dir, compile=False, settings=None, model=None):
                   encoding="utf-8") as f:
             chat_template = f.read()
     if model is None:
-        if model_path.endswith(".keras"):
+        if settings.get("lora_rank"):  # the base, then the adapters
+            from tfzoo.runs.pretrained import adapted_model
+
+            model = adapted_model(settings)
+            load_adapters(model, model_path)
+        elif model_path.endswith(".keras"):
             model = keras.saving.load_model(model_path, compile=compile)
         else:
             model = NGramLM.load(run_dir)

@@ -27,17 +27,20 @@ Everything is read and checked before anything is written; the folder is
 written beside its name and renamed, so a failed import leaves nothing.
 """
 
+import functools
 import os
 import shutil
 import tempfile
+import types
 
 from tfzoo.models.checkpoint import build_transformer_lm
 from tfzoo.models.gguf_checkpoint import open_gguf, read_gguf
 from tfzoo.models.hf_checkpoint import CONFIG_FILE, read_hf_folder
+from tfzoo.models.lora import enable_lora, has_lora, merge
 from tfzoo.presets import PRETRAINED_MAX_SEQUENCE_LENGTH
 from tfzoo.runs.loader import CHAT_TEMPLATE_FILE, Run, load_run
-from tfzoo.runs.run_folder import (MODEL_FILE, RUN_FILE, run_path,
-                                   save_model_atomically,
+from tfzoo.runs.run_folder import (MODEL_FILE, RUN_FILE, read_settings,
+                                   run_path, save_model_atomically,
                                    write_json_atomically)
 from tfzoo.text.byte_pair_tokenizer import BytePairTokenizer
 from tfzoo.text.saving import save_tokenizer
@@ -109,6 +112,18 @@ def read_pretrained(source,
             tensor type; a damaged file; a tokenizer whose vocabulary does
             not match the embeddings.
     """
+    tokenizer, checkpoint = read_checkpoint(source)
+    context = checkpoint.arguments["max_sequence_length"]
+    if max_sequence_length is not None and max_sequence_length < 2:
+        raise ValueError("--max-sequence-length must be at least 2, got "
+                         f"{max_sequence_length}")
+    model = build_transformer_lm(
+        checkpoint, min(max_sequence_length or context, context))
+    return model, tokenizer, checkpoint
+
+
+def read_checkpoint(source):
+    """`(tokenizer, checkpoint)` of a source (see `read_pretrained`)."""
     kind, path = resolve_source(source)
     if kind == "gguf":
         reader = open_gguf(path)
@@ -126,13 +141,7 @@ def read_pretrained(source,
         raise ValueError(
             f"{source}: the tokenizer has {tokenizer.vocabulary_size():,} "
             f"tokens, the model embeds {embeddings:,}; they must match")
-    context = checkpoint.arguments["max_sequence_length"]
-    if max_sequence_length is not None and max_sequence_length < 2:
-        raise ValueError("--max-sequence-length must be at least 2, got "
-                         f"{max_sequence_length}")
-    model = build_transformer_lm(
-        checkpoint, min(max_sequence_length or context, context))
-    return model, tokenizer, checkpoint
+    return tokenizer, checkpoint
 
 
 def settings_of(checkpoint, model):
@@ -220,3 +229,71 @@ def _check_out(run_dir, overwrite):
     if not overwrite:
         raise ValueError(f"{run_dir} already holds a run; use --overwrite "
                          "to replace it or choose another --out")
+
+
+# Fine-tuning (`tfzoo train --init`) reads a source's description, then
+# its model: one read of the file serves both.
+_read_checkpoint_once = functools.lru_cache(maxsize=1)(read_checkpoint)
+
+
+def _is_run_folder(init):
+    return os.path.isfile(run_path(init, RUN_FILE))
+
+
+def base_settings(init):
+    """The settings of the base of a fine-tuning run (`--init`): an
+    imported (or fine-tuned) language-model run's `run.json`, or those
+    `tfzoo import` would write for a source.
+
+    Raises:
+        ValueError: a run of another task, or one trained from scratch; see
+            `resolve_source`.
+    """
+    if _is_run_folder(init):
+        settings = read_settings(init)
+        if settings.get("task") != "language_model" or not settings.get(
+                "architecture"):
+            what = (f"a {settings.get('task', 'language_model')} run "
+                    f"({settings.get('model', 'gpt')})")
+            if settings.get("task") == "language_model":
+                what = "a language model trained from scratch"
+            raise ValueError(
+                f"--init {init} is {what}: fine-tuning starts from a "
+                "pretrained language model (a run of tfzoo import, or one "
+                "fine-tuned from it, or a source tfzoo import reads)")
+        return settings
+    tokenizer, checkpoint = _read_checkpoint_once(init)
+    sizes = types.SimpleNamespace(  # the model's, as read_pretrained builds it
+        vocabulary_size=tokenizer.vocabulary_size(),
+        max_sequence_length=min(PRETRAINED_MAX_SEQUENCE_LENGTH,
+                                checkpoint.arguments["max_sequence_length"]))
+    return settings_of(checkpoint, sizes)
+
+
+def read_base(init):
+    """The base model of a fine-tuning run (`--init`), as a `Run`: a run
+    folder's (a LoRA run's adapters merged), or a source's as `tfzoo
+    import` would import it.
+
+    Raises:
+        ValueError: see `base_settings`.
+    """
+    settings = base_settings(init)
+    if _is_run_folder(init):
+        run = load_run(init, settings=settings)
+        if has_lora(run.model):
+            run = run._replace(model=merge(run.model))
+        return run
+    tokenizer, checkpoint = _read_checkpoint_once(init)
+    model = build_transformer_lm(checkpoint, settings["max_sequence_length"])
+    return Run(None, "language_model", model, tokenizer, settings,
+               chat_template=checkpoint.chat_template)
+
+
+def adapted_model(settings, base_model=None):
+    """The model of a LoRA run: its base (`settings["init"]`, or
+    `base_model`) with fresh adapters of the run's rank, alpha and
+    targets."""
+    model = base_model or read_base(settings["init"]).model
+    return enable_lora(model, settings["lora_rank"], settings["lora_alpha"],
+                       settings["lora_targets"])

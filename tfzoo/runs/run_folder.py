@@ -8,7 +8,9 @@
       backup/           the state to resume from while a run is unfinished:
                         epoch_NNN.weights.h5 and training_metadata.json
       logs/             TensorBoard logs and history.csv
-      model.keras       the trained model, written last
+      model.keras       the trained model, written last (a LoRA run:
+                        adapters.npz, the adapters only, and its
+                        checkpoints and backups adapters too)
 
 Rerunning the command of an unfinished run resumes it; a folder that holds
 a different run, or something that is not a run, is never touched unless
@@ -35,6 +37,8 @@ import zipfile
 RUN_FILE = "run.json"
 MODEL_FILE = "model.keras"
 NGRAM_FILE = "ngram.npz"  # an n-gram run's counts, written last
+# A LoRA run's adapters (and no copy of its base), written last.
+ADAPTERS_FILE = "adapters.npz"
 BACKUP_DIR = "backup"
 BACKUP_METADATA_FILE = "training_metadata.json"
 CHECKPOINT_DIR = "checkpoints"
@@ -144,9 +148,11 @@ def check_run_folder(run_dir, settings, overwrite=False, upgrade=None):
 
 
 def model_file(settings):
-    """The file a finished run writes last: `model.keras`, or an n-gram
-    run's `ngram.npz`."""
-    return NGRAM_FILE if settings.get("model") == "ngram" else MODEL_FILE
+    """The file a finished run writes last: `model.keras`, an n-gram
+    run's `ngram.npz`, or a LoRA run's `adapters.npz`."""
+    if settings.get("model") == "ngram":
+        return NGRAM_FILE
+    return ADAPTERS_FILE if settings.get("lora_rank") else MODEL_FILE
 
 
 def start_run_folder(run_dir, settings):

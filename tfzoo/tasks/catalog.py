@@ -5,6 +5,7 @@ table is the one place where a model's name, or a run's settings, choose
 it. Adding a task means one new module and one row here.
 """
 
+from tfzoo.models.lora import has_lora, merge
 from tfzoo.runs.loader import load_run
 from tfzoo.runs.run_folder import read_settings
 from tfzoo.serving import export as export_module
@@ -99,7 +100,8 @@ def export(run, name, base_dir=export_module.DEFAULT_BASE_DIR,
     """Writes a loaded run as `base_dir/name/<next version>/`: the string
     module its task serves (`server`, with `jit_compile`, and
     `end_token_id` and `max_sequence_length` for language models or
-    `labels` for classifiers)
+    `labels` for classifiers), a LoRA run's adapters merged into its
+    kernels first (`tfzoo.models.lora.merge`),
     through `tfzoo.serving.export.export` (`options`: `warmup`,
     `version_policy`, `serving_root`, `quantize`).
 
@@ -112,6 +114,8 @@ def export(run, name, base_dir=export_module.DEFAULT_BASE_DIR,
     'saved_models/shakespeare/1'
     """
     task = task_of(run.settings)
+    if has_lora(run.model):  # served merged: the base's cost, then quantized
+        run = run._replace(model=merge(run.model))
     return export_module.export(
         run, name,
         lambda run: task.server(run, jit_compile=jit_compile,

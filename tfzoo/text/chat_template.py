@@ -164,3 +164,33 @@ class ChatFormat:
         return tf.strings.join([head,
                                 tf.strings.reduce_join(turns, axis=-1),
                                 START, "assistant\n"])
+
+
+def training_pieces(template, messages, special_tokens=None):
+    """A conversation as the template writes it, cut into `(text,
+    is_assistant)` pieces: each assistant turn's content and end of turn
+    (what fine-tuning teaches) apart from everything else (the system and
+    user turns, and the frame that opens each turn).
+
+    Raises:
+        ValueError: a template that does not write a conversation turn by
+            turn (each prefix of it the start of the whole).
+    """
+    pieces, done = [], ""
+    for i, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        before = render(template, messages[:i], True, special_tokens)
+        through = render(template, messages[:i + 1], False, special_tokens)
+        if not (before.startswith(done) and through.startswith(before)):
+            raise ValueError("the chat template does not write a "
+                             "conversation turn by turn; train on plain "
+                             "text instead")
+        pieces += [(before[len(done):], False), (through[len(before):], True)]
+        done = through
+    whole = render(template, messages, False, special_tokens)
+    if not whole.startswith(done):
+        raise ValueError("the chat template does not write a conversation "
+                         "turn by turn; train on plain text instead")
+    pieces.append((whole[len(done):], False))
+    return [(text, assistant) for text, assistant in pieces if text]

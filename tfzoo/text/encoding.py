@@ -81,3 +81,22 @@ def decode(tokenizer, ids):
     if isinstance(text, str):  # keras-hub tokenizers return str in eager mode
         return text
     return text.numpy().decode("utf-8", errors="replace")
+
+
+def encode_pieces(tokenizer, pieces, batch=4096):
+    """`(ids, weights)` of texts cut into `(text, counted)` pieces: every
+    piece tokenized on its own, one after the other, `weights` 1.0 on the
+    tokens of the counted pieces and 0.0 elsewhere (both numpy arrays of
+    shape `(tokens,)`; int32 and float32). Chat fine-tuning counts the
+    assistant's tokens only (`chat_template.training_pieces`)."""
+    ids, weights = [], []
+    for start in range(0, len(pieces), batch):
+        chunk = pieces[start:start + batch]
+        ragged = tokenizer.tokenize(tf.constant(
+            [valid_text(text) for text, _ in chunk]))
+        for row, (_, counted) in zip(ragged.to_list(), chunk):
+            ids.append(np.asarray(row, np.int32))
+            weights.append(np.full(len(row), float(counted), np.float32))
+    if not ids:
+        return np.zeros(0, np.int32), np.zeros(0, np.float32)
+    return np.concatenate(ids), np.concatenate(weights)

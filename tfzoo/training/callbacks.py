@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from tfzoo.generation import generate
 from tfzoo.generation.translate import translate
+from tfzoo.models.lora import has_lora, load_adapters, save_adapters
 from tfzoo.runs.run_folder import (BACKUP_DIR, BACKUP_METADATA_FILE,
                                        crash_point, file_digest, resume_point,
                                        run_path, save_model_atomically,
@@ -203,7 +204,10 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         if self.model.optimizer is not None and not self.model.optimizer.built:
             # Loading optimizer state needs the optimizer's variables.
             self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(point.weights)
+        if has_lora(self.model):
+            load_adapters(self.model, point.weights, self.model.optimizer)
+        else:
+            self.model.load_weights(point.weights)
         for variable, state in zip(random_states(self.model),
                                    point.random_states or ()):
             variable.assign(np.asarray(state, variable.dtype))
@@ -211,9 +215,14 @@ class RunBackup(keras.callbacks.BackupAndRestore):
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)
-        name = f"epoch_{self._current_epoch:03d}.weights.h5"
-        temporary = os.path.join(self.backup_dir, "partial.weights.h5")
-        self.model.save_weights(temporary, overwrite=True)
+        lora = has_lora(self.model)  # the adapters and their state only
+        suffix = ".adapters.npz" if lora else ".weights.h5"
+        name = f"epoch_{self._current_epoch:03d}{suffix}"
+        temporary = os.path.join(self.backup_dir, "partial" + suffix)
+        if lora:
+            save_adapters(self.model, temporary, self.model.optimizer)
+        else:
+            self.model.save_weights(temporary, overwrite=True)
         digest = file_digest(temporary)
         crash_point("backup", temporary)
         os.replace(temporary, os.path.join(self.backup_dir, name))
@@ -225,7 +234,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
                                for v in random_states(self.model)]},
             kind="backup-metadata")
         for old in os.listdir(self.backup_dir):
-            if old.endswith(".weights.h5") and old != name:
+            if old.endswith(suffix) and old != name:
                 os.remove(os.path.join(self.backup_dir, old))
 
 
@@ -268,8 +277,21 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.folder, exist_ok=True)
+        if has_lora(self.model):  # the adapters, not a copy of the base
+            path = os.path.join(self.folder, f"epoch_{epoch + 1:03d}.npz")
+            save_adapters_atomically(self.model, path, "checkpoint")
+            return
         path = os.path.join(self.folder, f"epoch_{epoch + 1:03d}.keras")
         save_model_atomically(self.model, path, kind="checkpoint")
+
+
+def save_adapters_atomically(model, path, kind="model"):
+    """`lora.save_adapters` (with the optimizer's state) written beside
+    `path` and renamed, as `save_model_atomically` writes a model."""
+    temporary = path[: -len(".npz")] + ".partial.npz"
+    save_adapters(model, temporary, model.optimizer)
+    crash_point(kind, temporary)
+    os.replace(temporary, path)
 
 
 class EpochHistory(keras.callbacks.CSVLogger):

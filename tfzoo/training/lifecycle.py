@@ -33,16 +33,18 @@ import tensorflow as tf
 # Keras' own check (keras.src.trainers.trainer.model_supports_jit).
 from tensorflow.python.framework.config import is_op_determinism_enabled
 
+from tfzoo.models.lora import has_lora
 from tfzoo.optimizers import make_optimizer
 from tfzoo.runs.loader import Run, load_run
-from tfzoo.runs.run_folder import (MODEL_FILE, backup_epoch,
+from tfzoo.runs.run_folder import (ADAPTERS_FILE, MODEL_FILE, backup_epoch,
                                    check_run_folder, model_file,
                                    remove_backup, run_path,
                                    save_model_atomically, start_run_folder,
                                    upgrade_settings)
 from tfzoo.training.callbacks import (EpochCheckpoint, EpochHistory,
                                       ModelGraph, RestoreOnly, RunBackup,
-                                      StopOnNonFiniteLoss)
+                                      StopOnNonFiniteLoss,
+                                      save_adapters_atomically)
 from tfzoo.training.distribute import (check_workers_agree, describe,
                                        distribute_data, global_batch_size,
                                        is_chief, is_default,
@@ -368,5 +370,8 @@ def fit_and_save(model, run_dir, train_data, validation_data, epochs,
             verbose=verbose if chief else 0,
         )
     if chief:
-        save_model_atomically(model, run_path(run_dir, MODEL_FILE))
+        if has_lora(model):  # the adapters only, not a copy of the base
+            save_adapters_atomically(model, run_path(run_dir, ADAPTERS_FILE))
+        else:
+            save_model_atomically(model, run_path(run_dir, MODEL_FILE))
         remove_backup(run_dir)
