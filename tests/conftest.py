@@ -1,10 +1,14 @@
+import json
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 SHARED_DATA = os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 )
@@ -176,3 +180,19 @@ def make_pretrained_run(run_dir, seed=0, merges=None):
         f.write(CHATML_TEMPLATE)
     save_model_atomically(model, os.path.join(run_dir, MODEL_FILE))
     return str(run_dir)
+
+
+def imports_of_command(argv, modules=("matplotlib",)):
+    """Runs `tfzoo ARGV` in a fresh process (stderr a file, as under CI);
+    returns which of `modules` it imported, and its stdout."""
+    code = ("import json, sys\n"
+            "from tfzoo.cli import main\n"
+            f"status = main({list(argv)!r})\n"
+            f"print(json.dumps([status, [m for m in {list(modules)!r} "
+            "if m in sys.modules]]))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                            text=True, env={**os.environ, "PYTHONPATH": ROOT})
+    assert result.returncode == 0, result.stderr[-2000:]
+    status, imported = json.loads(result.stdout.strip().splitlines()[-1])
+    assert status == 0, result.stderr[-2000:]
+    return imported, result.stdout

@@ -282,6 +282,14 @@ def test_generate_prints_each_prompt_with_its_continuation(small_run, capsys):
     assert len(out) >= 3  # a separator between the texts
 
 
+def test_generate_imports_no_matplotlib(small_run):
+    from tests.conftest import imports_of_command
+
+    imported, out = imports_of_command(["generate", "--run", small_run,
+                                        "--max-new-tokens", "3", "the"])
+    assert imported == [] and out.startswith("the")
+
+
 def test_generate_greedy_is_repeatable_and_reports_cut_prompts(small_run,
                                                               capsys):
     long_prompt = "The king and queen " * 5

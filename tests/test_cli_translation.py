@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from tests.conftest import replay_warmup
+from tests.conftest import imports_of_command, replay_warmup
 from tests.test_cli import Crash, CrashAtStep, history_rows
 from tests.training.test_translation import (make_pairs, tiny_settings,
                                              write_pairs)
@@ -46,6 +46,13 @@ def test_translate_prints_one_line_per_sentence(trained, capsys):
         assert main(["translate", "--run", run, "--beam-width", beam_width,
                      english]) == 0
         assert capsys.readouterr().out.strip() == german
+
+
+def test_translate_imports_no_matplotlib(trained):
+    run, _ = trained
+    imported, out = imports_of_command(["translate", "--run", run,
+                                        make_pairs()[1][0]])
+    assert imported == [] and out.startswith(make_pairs()[1][1])
 
 
 def test_eval_prints_loss_bleu_chrf_and_placeholders(trained, capsys):

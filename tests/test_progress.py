@@ -1,10 +1,13 @@
-"""`tfzoo.progress.ProgressBars`: progress of long steps on stderr."""
+"""`tfzoo.progress`: progress of long steps on stderr, and of training."""
 
-from tfzoo.progress import ProgressBars
+import numpy as np
+
+from tfzoo.progress import ProgressBars, TrainingProgress, _Progbar
 
 
 def test_progress_bars_close_each_stage_with_its_duration(capsys):
-    bars = ProgressBars({"counting words": "texts", "learning": "tries"})
+    bars = ProgressBars({"counting words": "texts", "learning": "tries"},
+                        delay=0, interactive=True)
     for done in range(4):
         bars("counting words", done, 3)
     bars("learning", 0, 9)
@@ -19,3 +22,56 @@ def test_progress_bars_close_each_stage_with_its_duration(capsys):
     assert "/try" in captured.err  # the bar's unit, singular
     ProgressBars(verbose=False)("scoring", 1, 1)
     assert capsys.readouterr().err == ""
+
+
+def test_a_stage_under_a_second_shows_nothing(capsys):
+    bars = ProgressBars({"tokenizing": "characters"})
+    for done in (0, 500_000, 1_000_000):
+        bars("tokenizing", done, 1_000_000)
+    assert capsys.readouterr().err == ""
+
+
+def test_plain_lines_without_terminal_codes(capsys):
+    bars = ProgressBars({"scoring": "windows"}, delay=0, interactive=False)
+    for done in range(0, 1001):
+        bars("scoring", done, 1000)
+    err = capsys.readouterr().err
+    assert "\r" not in err and "\x1b" not in err and "\b" not in err
+    # the header, the first update, the last one and the duration
+    assert len(err.splitlines()) <= 4, err
+
+
+def test_the_time_left_leaves_out_compiling_steps():
+    bar = _Progbar(100, interactive=True)
+    bar._start = 0.0
+    bar.exclude(1, 50.0)  # step 1 compiled for 50 s
+    assert bar._estimate_step_duration(11, 60.0) == 1.0
+
+
+def test_a_step_far_slower_than_the_median_is_slow():
+    progress = TrainingProgress()
+    assert not progress.is_slow(30.0)  # nothing to compare with yet
+    progress.step_seconds = [0.1] * 10
+    assert progress.is_slow(1.5) and not progress.is_slow(0.4)
+    progress.step_seconds = [0.01] * 10
+    assert not progress.is_slow(0.9)  # under a second
+
+
+def test_training_progress_written_to_a_file_is_plain_lines(capsys):
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x = np.zeros((40, 2), "float32")
+    model.fit(x, x[:, :1], batch_size=4, epochs=2, verbose=1,
+              callbacks=[TrainingProgress(interactive=False)])
+    out = capsys.readouterr().out
+    assert "\r" not in out and "\x1b" not in out and "\b" not in out
+    lines = out.splitlines()
+    assert lines[0].startswith("Epoch 1/2")
+    assert lines[1].startswith("compiling the training step")
+    assert " step 1 took " in lines[1]
+    # per epoch: its name, its first step with a time left (not step 1 of
+    # the first epoch, which compiled), its last (10 steps in under 30 s)
+    assert [line.split()[0] for line in lines[2:]] == [
+        "2/10", "10/10", "Epoch", "1/10", "10/10"], out

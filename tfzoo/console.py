@@ -65,6 +65,20 @@ def min_log_level():
     return min(max(int(value), 0), 3) if value.isdigit() else 0
 
 
+_stderr_terminal = None  # whether fd 2 was a terminal before the filter
+
+
+def stderr_is_terminal():
+    """Whether stderr reaches a terminal: while `quiet_native_logs` pipes
+    it into the filter, whether it did before."""
+    if _stderr_terminal is not None:
+        return _stderr_terminal
+    try:
+        return os.isatty(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 @contextlib.contextmanager
 def quiet_native_logs():
     """Filters file descriptor 2 (see the module docstring) while the
@@ -74,14 +88,17 @@ def quiet_native_logs():
     if level == 0:
         yield
         return
+    global _stderr_terminal
     sys.stderr.flush()
     terminal = os.dup(2)
+    _stderr_terminal = os.isatty(terminal)
     try:
         filter_process = subprocess.Popen(
             [sys.executable, "-m", "tfzoo.console", str(level)],
             stdin=subprocess.PIPE, stdout=terminal, close_fds=True)
     except OSError:
         os.close(terminal)
+        _stderr_terminal = None
         yield
         return
     os.dup2(filter_process.stdin.fileno(), 2)
@@ -91,6 +108,7 @@ def quiet_native_logs():
         sys.stderr.flush()
         os.dup2(terminal, 2)  # the pipe's last write end is now ours only
         os.close(terminal)
+        _stderr_terminal = None
         filter_process.stdin.close()  # end of input: it drains and exits
         try:
             filter_process.wait(timeout=10)

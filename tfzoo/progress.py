@@ -1,29 +1,98 @@
-"""Progress bars for the long steps that are not `model.fit`.
+"""Progress on the console: of the long steps that are not `model.fit`
+(`ProgressBars`), and of `model.fit` itself (`TrainingProgress`).
 
-`ProgressBars` is a `progress(stage, done, total)` callback: the steps
-that can take long (learning a WordPiece vocabulary, `tfzoo eval`'s
-scoring, classifying and translating) report to it, and it shows each
-stage as a Keras progress bar on stderr, closed with a line that gives the
-stage's duration.
+On a terminal both draw Keras progress bars. Written to a file, a CI log
+or `nohup` (the stream is not a terminal), they write plain lines instead:
+no colour codes and no carriage returns, one line every `PLAIN_INTERVAL`
+seconds and one at the end of each epoch or stage.
 """
 
 import contextlib
+import io
+import re
+import statistics
 import sys
 import time
 
 import keras
 
+from tfzoo import console
+
+PLAIN_INTERVAL = 30.0  # seconds between the plain lines of a non-terminal
+BAR_DELAY = 1.0  # seconds before a stage of `ProgressBars` shows a bar
+# A training step this much slower than the median of the steps before
+# it, and over `SLOW_STEP_SECONDS`, compiled a new shape (or waited for
+# something else): the time left leaves it out.
+SLOW_STEP_FACTOR = 5.0
+SLOW_STEP_SECONDS = 1.0
+_TERMINAL_CONTROL = re.compile(r"\x1b\[[0-9;]*m|[\b\r]")
+
+
+def is_terminal(stream):
+    """Whether `stream` (`sys.stdout` or `sys.stderr`) reaches a terminal.
+    For stderr this is the terminal before `tfzoo.console` piped it into
+    its filter."""
+    if stream is sys.stderr or stream is sys.__stderr__:
+        return console.stderr_is_terminal()
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class _Progbar(keras.utils.Progbar):
+    """`keras.utils.Progbar` whose time left leaves out the steps given to
+    `exclude` (compilation), and which, unless `interactive`, writes plain
+    lines at most every `PLAIN_INTERVAL` seconds (and at the end)."""
+
+    def __init__(self, target, interactive, **kwargs):
+        if not interactive:
+            kwargs["interval"] = PLAIN_INTERVAL
+        super().__init__(target, **kwargs)
+        self.interactive = interactive
+        self._dynamic_display = interactive
+        self.excluded_steps = 0
+        self.excluded_seconds = 0.0
+
+    def exclude(self, steps, seconds):
+        """Leaves `steps` steps that took `seconds` out of the time left."""
+        self.excluded_steps += steps
+        self.excluded_seconds += seconds
+
+    def _estimate_step_duration(self, current, now):
+        counted = current - self.excluded_steps
+        if not self.excluded_steps or counted <= 0:
+            return super()._estimate_step_duration(current, now)
+        return max(now - self._start - self.excluded_seconds, 0.0) / counted
+
+    def update(self, current, values=None, finalize=None):
+        last = self.target is not None and current >= self.target
+        if current <= self.excluded_steps and not (finalize or last):
+            return  # no time left to show before a step that counts
+        if self.interactive:
+            return super().update(current, values, finalize)
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            super().update(current, values, finalize)
+        text = _TERMINAL_CONTROL.sub("", buffer.getvalue()).strip("\n")
+        if text:
+            print(text, flush=True)
+
 
 class ProgressBars:
-    """A `progress(stage, done, total)` callback for long steps: each stage
-    shows as a Keras progress bar on stderr (counts, rate and time left)
-    and ends with a line that gives its duration; stdout is left to the
-    results.
+    """A `progress(stage, done, total)` callback for long steps: a stage
+    that lasts `BAR_DELAY` seconds or more shows as a progress bar on
+    stderr (counts, rate and time left; plain lines if stderr is not a
+    terminal) and ends with a line that gives its duration; a shorter one
+    shows nothing. stdout is left to the results.
 
     Args:
         units: dict from stage to the plural unit of its counts (default
             `"steps"`).
         verbose: bool; `False` shows nothing.
+        delay: seconds before a stage shows (`BAR_DELAY`).
+        interactive: bool, a bar redrawn in place; `None`: whether stderr
+            is a terminal.
 
     Example:
     >>> progress = ProgressBars({"counting words": "texts"})
@@ -32,28 +101,114 @@ class ProgressBars:
     counting words: 25,000 texts in 41.2 s
     """
 
-    def __init__(self, units=None, verbose=True):
+    def __init__(self, units=None, verbose=True, delay=BAR_DELAY,
+                 interactive=None):
         self.units = dict(units or {})
         self.verbose = verbose
+        self.delay = delay
+        self.interactive = interactive
         self.stage = None
 
     def __call__(self, stage, done, total):
         if not self.verbose or total <= 0:
             return
+        now = time.perf_counter()
+        if stage != self.stage:
+            self.stage, self.start, self.bar = stage, now, None
         unit = self.units.get(stage, "steps")
         with contextlib.redirect_stdout(sys.stderr):
-            if stage != self.stage:
-                self.stage, self.start = stage, time.perf_counter()
+            if self.bar is None and done < total and (
+                    now - self.start >= self.delay):
                 print(f"{stage}:")
-                self.bar = keras.utils.Progbar(total,
-                                               unit_name=_singular(unit))
-            self.bar.target = total  # a stage may end sooner than planned
-            self.bar.update(done)
+                interactive = self.interactive
+                if interactive is None:
+                    interactive = is_terminal(sys.stderr)
+                self.bar = _Progbar(total, interactive,
+                                    unit_name=_singular(unit))
+                self.bar._start -= now - self.start  # the stage's start
+            if self.bar is not None:
+                self.bar.target = total  # a stage may end sooner
+                self.bar.update(done)
         if done >= total:
-            seconds = time.perf_counter() - self.start
-            print(f"{stage}: {done:,} {unit} in {seconds:.1f} s",
-                  file=sys.stderr)
+            seconds = now - self.start
+            if self.bar is not None or seconds >= self.delay:
+                print(f"{stage}: {done:,} {unit} in {seconds:.1f} s",
+                      file=sys.stderr)
             self.stage = None
+
+
+class TrainingProgress(keras.callbacks.ProgbarLogger):
+    """`model.fit`'s progress bar (given to `fit` in its callbacks, it
+    replaces Keras' own), which also:
+
+    - says before step 1 that the training step is being compiled, and
+      then how long step 1 took, compilation included;
+    - leaves step 1 and any step slower than `SLOW_STEP_FACTOR` times the
+      median step (and over `SLOW_STEP_SECONDS`) out of the time left;
+      such a step is reported with `slow_step` (e.g. "compiled a new
+      length bucket"), if given;
+    - writes plain lines, every `PLAIN_INTERVAL` seconds and at each
+      epoch's end, when stdout is not a terminal (`interactive`).
+
+    Args:
+        slow_step: str or `None`; what a slow step did, said after it.
+        interactive: bool or `None` (whether stdout is a terminal).
+    """
+
+    def __init__(self, slow_step=None, interactive=None):
+        super().__init__()
+        self.slow_step = slow_step
+        self.interactive = interactive
+        self.compiled = False
+        self.step_seconds = []  # of the steps that compiled nothing
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.interactive is None:
+            self.interactive = is_terminal(sys.stdout)
+
+    def _maybe_init_progbar(self):
+        if self.progbar is None:
+            self.progbar = _Progbar(
+                self.target, self.interactive is not False,
+                verbose=self.verbose, unit_name="step",
+                stateless_metrics=set())
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.step_start = time.perf_counter()
+        if not self.compiled and self.verbose == 1:
+            _write("compiling the training step (step 1 waits for it)... ")
+
+    def on_train_batch_end(self, batch, logs=None):
+        seconds = time.perf_counter() - self.step_start
+        self._maybe_init_progbar()
+        steps = batch + 1 - self.seen  # more than 1 with steps_per_execution
+        if not self.compiled:
+            self.compiled = True
+            self.progbar.exclude(steps, seconds)
+            if self.verbose == 1:
+                _write(f"step 1 took {seconds:.1f} s\n")
+        elif self.is_slow(seconds):
+            self.progbar.exclude(steps, seconds)
+            if self.slow_step and self.verbose == 1:
+                _write(("\n" if self.interactive else "")
+                       + f"step {batch + 1}: {self.slow_step} in "
+                       f"{seconds:.1f} s\n")
+        else:
+            self.step_seconds.append(seconds / max(steps, 1))
+        super().on_train_batch_end(batch, logs)
+
+    def is_slow(self, seconds):
+        """Whether a step of `seconds` compiled (see the class docstring)."""
+        if seconds < SLOW_STEP_SECONDS or not self.step_seconds:
+            return False
+        recent = self.step_seconds[-100:]
+        return seconds > SLOW_STEP_FACTOR * statistics.median(recent)
+
+
+def _write(text):
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 def _singular(unit):

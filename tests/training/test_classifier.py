@@ -13,7 +13,7 @@ import pytest
 from tfzoo.cli import main
 from tfzoo.tasks.classification import classification_metrics
 
-from tests.conftest import replay_warmup
+from tests.conftest import imports_of_command, replay_warmup
 from tests.models.test_bert import write_hf_checkpoint
 from tests.test_cli import has_graph, tensorboard_tags
 
@@ -95,6 +95,8 @@ def test_lstm_classifier_trains_evaluates_classifies_and_exports(
     assert main(["classify", "--run", run, "w20 w1 w21", "w22 w15"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split("\t")[0] for line in lines] == ["positive", "negative"]
+    imported, out = imports_of_command(["classify", "--run", run, "w20 w1"])
+    assert imported == [] and out.startswith("positive")  # no matplotlib
 
     base = str(tmp_path / "saved_models")
     assert main(["export", "--run", run, "--name", "sentiment", "--base-dir",

@@ -1,5 +1,6 @@
 """The `tfzoo` program: its commands, and how it answers errors."""
 
+import contextlib
 import os
 import sys
 
@@ -27,7 +28,8 @@ def build_parser():
     )
     parser.add_argument("--version", action="version",
                         version=f"{PROGRAM} {version()}")
-    subparsers = parser.add_subparsers(title="commands", required=True)
+    subparsers = parser.add_subparsers(title="commands", required=True,
+                                       dest="command_name")
     for command in COMMANDS:
         command.add_parser(subparsers)
     return parser
@@ -46,13 +48,34 @@ def version():
         return __version__
 
 
+# Commands that draw nothing: Keras imports matplotlib.pyplot when it can
+# (keras.visualization, about a second), so they hide it while they run.
+NO_PLOTS = ("generate", "translate", "classify", "chat")
+
+
+@contextlib.contextmanager
+def without_plotting(hide=True):
+    """Makes `import matplotlib` fail inside the `with` block (if `hide`
+    and matplotlib is not imported yet): Keras then leaves it out."""
+    if not hide or "matplotlib" in sys.modules:
+        yield
+        return
+    sys.modules["matplotlib"] = None
+    try:
+        yield
+    finally:
+        if sys.modules.get("matplotlib", 0) is None:
+            del sys.modules["matplotlib"]
+
+
 def main(argv=None):
     """Entry point of the `tfzoo` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
         if hasattr(args, "data_dir"):  # before TensorFlow loads
             check_data_dir(args.data_dir)
-        with quiet_native_logs():
+        with quiet_native_logs(), without_plotting(
+                getattr(args, "command_name", None) in NO_PLOTS):
             args.command(args)
     except (ValueError, OSError) as error:
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)

@@ -35,6 +35,7 @@ from tensorflow.python.framework.config import is_op_determinism_enabled
 
 from tfzoo.models.lora import has_lora
 from tfzoo.optimizers import make_optimizer
+from tfzoo.progress import TrainingProgress
 from tfzoo.runs.loader import Run, load_run
 from tfzoo.runs.run_folder import (ADAPTERS_FILE, MODEL_FILE, backup_epoch,
                                    check_run_folder, model_file,
@@ -156,7 +157,8 @@ def train(task, settings, run_dir, data_dir=None, overwrite=False,
     if total_steps < epochs * steps_per_epoch:
         extra.append(StopAtStep(total_steps))
     fit_and_save(model, run_dir, train_data, validation_data, epochs,
-                 steps_per_epoch, [*extra, *callbacks], verbose, strategy)
+                 steps_per_epoch, [*extra, *callbacks], verbose, strategy,
+                 slow_step=getattr(task, "SLOW_STEP", None))
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         print(f"{worker_name(strategy)}: final weights "
               f"sha256 {weights_digest(model)}")
@@ -349,9 +351,11 @@ def run_callbacks(run_dir, extra=(), chief=True):
 
 def fit_and_save(model, run_dir, train_data, validation_data, epochs,
                  steps_per_epoch, callbacks=(), verbose="auto",
-                 strategy=None):
+                 strategy=None, slow_step=None):
     """`model.fit` with the run folder's callbacks (`callbacks` among them,
-    before TensorBoard), then `model.keras`, written by the chief only.
+    before TensorBoard) and tfzoo's progress bar (`TrainingProgress`, told
+    `slow_step`, unless `callbacks` hold a `ProgbarLogger`), then
+    `model.keras`, written by the chief only.
 
     Raises:
         WorkerLost: a worker of the cluster stopped answering.
@@ -359,13 +363,17 @@ def fit_and_save(model, run_dir, train_data, validation_data, epochs,
     """
     strategy = strategy or tf.distribute.get_strategy()
     chief = is_chief(strategy)
+    everything = run_callbacks(run_dir, list(callbacks), chief)
+    if not any(isinstance(callback, keras.callbacks.ProgbarLogger)
+               for callback in everything):
+        everything.append(TrainingProgress(slow_step))
     with reporting_lost_workers(strategy):
         model.fit(
             distribute_data(train_data),
             validation_data=distribute_data(validation_data),
             epochs=epochs,
             steps_per_epoch=steps_per_epoch,
-            callbacks=run_callbacks(run_dir, list(callbacks), chief),
+            callbacks=everything,
             shuffle=False,  # the pipelines shuffle
             verbose=verbose if chief else 0,
         )
