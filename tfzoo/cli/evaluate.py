@@ -12,7 +12,8 @@ OPTIONS = ("data", "data_dir", "split", "stride", "batch_size",
 
 def add_parser(subparsers):
     parser = add_command(
-        subparsers, "eval", help="evaluate a trained run",
+        subparsers, "eval",
+        help="score a text with a run (its own validation data, or --data)",
         description="Language models: score a text whole (overlapping "
         "windows, every token but the first predicted once) and print loss "
         "and perplexity per token, bits per character, and loss and "

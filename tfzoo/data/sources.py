@@ -37,7 +37,10 @@ def check_data_dir(directory=None):
         directory = os.environ.get(DATA_DIR_VARIABLE)
         name = f"{DATA_DIR_VARIABLE}={directory}"
     if directory and not os.path.isdir(directory):
-        raise ValueError(f"{name}: no such folder")
+        raise ValueError(
+            f"{name}: no such folder; it names the folder that holds the "
+            "datasets (e.g. tiny_shakespeare/input.txt); online, leave it "
+            "out and TensorFlow Datasets downloads them")
 
 
 def check_source(source, directory=None):
