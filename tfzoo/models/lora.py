@@ -88,7 +88,10 @@ def enable_lora(model, rank, alpha=None, targets=DEFAULT_TARGETS):
 
 
 def lora_layers(model):
-    """The layers of `model` with LoRA enabled."""
+    """The layers of `model` with LoRA enabled (none for a model that is
+    not a Keras model, such as an `NGramLM`)."""
+    if not hasattr(model, "_flatten_layers"):
+        return []
     return [layer for layer in model._flatten_layers()
             if getattr(layer, "lora_enabled", False)]
 
