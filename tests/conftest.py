@@ -146,8 +146,8 @@ def make_pretrained_run(run_dir, seed=0, merges=None):
     from tfzoo.runs.run_folder import (
         MODEL_FILE, save_model_atomically, write_json_atomically)
     from tfzoo.text import save_tokenizer
-    from tfzoo.text.byte_pair_tokenizer import (BytePairTokenizer,
-                                                bytes_to_unicode)
+    from tfzoo.text.byte_level import bytes_to_unicode
+    from tfzoo.text.byte_pair_tokenizer import BytePairTokenizer
 
     special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     merges = merges or ["Ġ t", "h e", "Ġt he", "i n", "Ġ a", "a n", "e r",

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from tfzoo.text.byte_pair_tokenizer import bytes_to_unicode
+from tfzoo.text.byte_level import bytes_to_unicode
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 MERGES = [

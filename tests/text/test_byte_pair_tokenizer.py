@@ -28,9 +28,9 @@ from tokenizers import pre_tokenizers
 from tests.conftest import one_line_error
 from tfzoo.text import (TOKENIZERS, decode, encode, encoding,
                         load_tokenizer, save_tokenizer, tokenizer_kind)
-from tfzoo.text.byte_pair_tokenizer import (GPT2_PATTERN, LLAMA3_PATTERN,
-                                            PRE_TOKENIZERS, BytePairTokenizer,
-                                            bytes_to_unicode)
+from tfzoo.text.byte_pair_files import GPT2_PATTERN, LLAMA3_PATTERN
+from tfzoo.text.byte_level import PRE_TOKENIZERS, bytes_to_unicode
+from tfzoo.text.byte_pair_tokenizer import BytePairTokenizer
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>",
                   # Two that start alike: the longer one wins.

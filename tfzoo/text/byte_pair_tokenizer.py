@@ -19,134 +19,16 @@ How a string becomes ids:
 
 Pre-tokenizer regexes use `(?!\\S)`, a look-ahead that RE2 (tensorflow-text's
 regex engine) does not have. It is emulated exactly by splitting the text in
-two passes; see `_SEGMENTS`.
+two passes; see `tfzoo.text.byte_level`.
 """
-
-import json
 
 import keras
 import tensorflow as tf
 from tensorflow_text.python.ops import regex_split_ops as _regex_split_ops
 
-# The pre-tokenizers: how text is cut into words before the merges.
-# - "gpt2": GPT-2's regex (contractions, letters, numbers, other symbols,
-#   whitespace), each optionally led by one space.
-# - "smollm": every digit alone, then GPT-2's regex (Hugging Face's
-#   `Digits(individual_digits=True)` + `ByteLevel`; llama.cpp's `smollm`).
-# - "llama-bpe": Llama 3's regex (numbers in groups of up to three digits,
-#   punctuation keeps the line ends after it, case-insensitive
-#   contractions); llama.cpp's `llama-bpe`.
-PRE_TOKENIZERS = ("gpt2", "smollm", "llama-bpe")
-
-# The names llama.cpp writes to `tokenizer.ggml.pre` for them.
-GGUF_PRE_TOKENIZERS = {"gpt-2": "gpt2", "gpt2": "gpt2", "smollm": "smollm",
-                       "llama-bpe": "llama-bpe", "llama3": "llama-bpe",
-                       "llama-v3": "llama-bpe"}
-
-# GPT-2's and Llama 3's regexes as Hugging Face writes them (Oniguruma
-# syntax, with the look-ahead), to recognize them in a tokenizer.json.
-GPT2_PATTERN = (r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+"
-                r"| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+")
-LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+"
-                  r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
-                  r"|\s+(?!\S)|\s+")
-
-# Character classes, spelled for RE2 so that they match what Oniguruma
-# (Hugging Face tokenizers) matches. Its `\s` is Unicode white space, RE2's
-# only [\t\n\f\r ]. RE2's Unicode tables (TensorFlow 2.21) are older than
-# Oniguruma's (tokenizers 0.23): the letters and numbers that Unicode 16.0
-# added are listed here.
-_SPACE = r"\t\n\x{B}\x{C}\r\x{85}\p{Z}"
-_SPACE_BUT_LINE_ENDS = r"\t\x{B}\x{C}\x{85}\p{Z}"
-_LETTER = (r"\p{L}\x{1C89}-\x{1C8A}\x{A7CB}-\x{A7CD}\x{A7DA}-\x{A7DC}"
-           r"\x{105C0}-\x{105F3}\x{10D4A}-\x{10D65}\x{10D6F}-\x{10D85}"
-           r"\x{10EC2}-\x{10EC4}\x{11380}-\x{11389}\x{1138B}\x{1138E}"
-           r"\x{11390}-\x{113B5}\x{113B7}\x{113D1}\x{113D3}"
-           r"\x{11BC0}-\x{11BE0}\x{13460}-\x{143FA}\x{16100}-\x{1611D}"
-           r"\x{16D40}-\x{16D6C}\x{18CFF}\x{1E5D0}-\x{1E5ED}\x{1E5F0}"
-           r"\x{2EBF0}-\x{2EE5D}")
-_NUMBER = (r"\p{N}\x{10D40}-\x{10D49}\x{116D0}-\x{116E3}\x{11BF0}-\x{11BF9}"
-           r"\x{16130}-\x{16139}\x{16D70}-\x{16D79}\x{1CCF0}-\x{1CCF9}"
-           r"\x{1E5F1}-\x{1E5FA}")
-
-# The regexes without their look-ahead alternative `\s+(?!\S)`: where it
-# would match, `\s+` matches instead.
-_WORDS = {
-    "gpt2": (r"'s|'t|'re|'ve|'m|'ll|'d"
-             rf"| ?[{_LETTER}]+| ?[{_NUMBER}]+"
-             rf"| ?[^{_SPACE}{_LETTER}{_NUMBER}]+|[{_SPACE}]+"),
-    "llama-bpe": (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)"
-                  rf"|[^\r\n{_LETTER}{_NUMBER}]?[{_LETTER}]+"
-                  rf"|[{_NUMBER}]{{1,3}}"
-                  rf"| ?[^{_SPACE}{_LETTER}{_NUMBER}]+[\r\n]*"
-                  rf"|[{_SPACE}]*[\r\n]+|[{_SPACE}]+"),
-}
-# The look-ahead: in "a   b", `\s+(?!\S)` takes two spaces and leaves the
-# last to start the next word, " b". Without it `\s+` would take all three.
-# So the text is first cut into segments, each starting at a white-space
-# character that a non-space follows (where a word always starts): that
-# character, then non-space characters (for Llama 3 also white space that
-# ends in a line end: its `\s*[\r\n]+` and `[^\s...]+[\r\n]*` words end
-# at the last line end of a run, so line ends start no segment). The text
-# between segments is a segment too: white space, cut where the next
-# segment starts. Within a segment, `\s+` ends where `\s+(?!\S)` ends in
-# the whole text, and every other alternative matches what it matches
-# there: the pre-tokenizer splits each segment with `_WORDS` alone.
-_SEGMENTS = {
-    "gpt2": rf"[{_SPACE}][^{_SPACE}]+",
-    "llama-bpe": (rf"[{_SPACE_BUT_LINE_ENDS}][^{_SPACE}]"
-                  rf"(?:[^{_SPACE}]|[{_SPACE}]*[\r\n])*"),
-}
-# Each pre-tokenizer as the regexes it splits by, in order (each piece of
-# one split is split again by the next; matches and the text between them
-# are all kept).
-_SPLITS = {
-    "gpt2": (_SEGMENTS["gpt2"], _WORDS["gpt2"]),
-    "smollm": (f"[{_NUMBER}]", _SEGMENTS["gpt2"], _WORDS["gpt2"]),
-    "llama-bpe": (_SEGMENTS["llama-bpe"], _WORDS["llama-bpe"]),
-}
-
-# GGUF token types (llama.cpp) of tokens matched whole in the text.
-_GGUF_CONTROL, _GGUF_USER_DEFINED = 3, 4
-
-
-def bytes_to_unicode():
-    """GPT-2's map from the 256 byte values to printable characters.
-
-    Byte-level BPE vocabularies write each token as the characters of its
-    bytes: printable Latin-1 bytes stand for themselves, the others (space,
-    control bytes, ...) for characters from U+0100 on, in byte order; so a
-    space is "Ġ" (U+0120) and a newline "Ċ" (U+010A).
-
-    Returns:
-        dict, int byte value (0 to 255) -> str of one character.
-    """
-    printable = [*range(ord("!"), ord("~") + 1),
-                 *range(ord("¡"), ord("¬") + 1),
-                 *range(ord("®"), ord("ÿ") + 1)]
-    mapping = {byte: chr(byte) for byte in printable}
-    others = [byte for byte in range(256) if byte not in mapping]
-    mapping.update({byte: chr(256 + i) for i, byte in enumerate(others)})
-    return mapping
-
-
-_UNICODE_TO_BYTE = {char: byte for byte, char in bytes_to_unicode().items()}
-_BYTE_STRINGS = [bytes([byte]) for byte in range(256)]
-
-
-def _token_bytes(token):
-    """The bytes a vocabulary token stands for, or None where it is not
-    written in GPT-2's byte characters (some special tokens)."""
-    try:
-        return bytes(_UNICODE_TO_BYTE[char] for char in token)
-    except KeyError:
-        return None
-
-
-def _re2_literal(text):
-    """`text` as an RE2 pattern that matches exactly it."""
-    return "".join(char if char.isalnum() else f"\\x{{{ord(char):X}}}"
-                   for char in text)
+from tfzoo.text.byte_level import (BYTE_STRINGS, PRE_TOKENIZERS, SPLITS,
+                                   bytes_to_unicode, re2_literal,
+                                   token_bytes)
 
 
 @keras.saving.register_keras_serializable(package="tfzoo")
@@ -224,7 +106,7 @@ class BytePairTokenizer(keras.layers.Layer):
         """The static tables the graph reads: bytes of each id, ids of the
         256 bytes, the merges by rank, the special tokens."""
         size = len(self.vocabulary)
-        raw = [_token_bytes(token) for token in self.vocabulary]
+        raw = [token_bytes(token) for token in self.vocabulary]
         specials = set(self.special_tokens)
         # What each id writes back: its bytes; a special token its text.
         self._id_to_bytes = tf.constant(
@@ -281,7 +163,7 @@ class BytePairTokenizer(keras.layers.Layer):
             default_value=-1)
 
         self._special_pattern = "|".join(
-            _re2_literal(token) for token in
+            re2_literal(token) for token in
             sorted(self.special_tokens, key=len, reverse=True))
         self._special_ids = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
@@ -292,114 +174,25 @@ class BytePairTokenizer(keras.layers.Layer):
 
     @classmethod
     def from_gguf(cls, gguf_file, **kwargs):
-        """The tokenizer of a GGUF model file (llama.cpp's `gpt2` type).
-
-        Special tokens are the control and user-defined tokens; Llama 3's
-        pre-tokenizer ignores merges, as llama.cpp does.
-
-        Args:
-            gguf_file: a `gguf.GGUFReader`, or the path of a `.gguf` file
-                (read with the `gguf` package).
-            **kwargs: passed to `BytePairTokenizer`.
-
-        Returns:
-            A `BytePairTokenizer` (no start token is added: see the file's
-            `tokenizer.ggml.add_bos_token` and `bos_token_id`).
-
-        Raises:
-            ValueError: a tokenizer other than byte-level BPE (such as
-                SentencePiece's `llama`), or a pre-tokenizer other than
-                those of `GGUF_PRE_TOKENIZERS`.
+        """The tokenizer of a GGUF model file (a `gguf.GGUFReader` or a
+        path), read by `byte_pair_files.read_gguf_tokenizer` (which names
+        what is refused); `kwargs` go to the constructor. No start token is
+        added (see the file's `tokenizer.ggml.add_bos_token`).
         """
-        if not hasattr(gguf_file, "fields"):
-            import gguf
+        from tfzoo.text.byte_pair_files import read_gguf_tokenizer
 
-            gguf_file = gguf.GGUFReader(gguf_file)
-
-        def field(name, default=None):
-            value = gguf_file.fields.get("tokenizer.ggml." + name)
-            return default if value is None else value.contents()
-
-        model = field("model")
-        if model != "gpt2":
-            raise ValueError(f"GGUF tokenizer {model!r} is not supported: "
-                             "only 'gpt2' (byte-level BPE) is")
-        pre = field("pre")
-        if pre not in GGUF_PRE_TOKENIZERS:
-            raise ValueError(f"GGUF pre-tokenizer {pre!r} is not supported; "
-                             f"supported: {', '.join(GGUF_PRE_TOKENIZERS)}")
-        tokens = field("tokens")
-        types = field("token_type", [])
-        specials = [token for token, kind in zip(tokens, types)
-                    if kind in (_GGUF_CONTROL, _GGUF_USER_DEFINED)]
-        pre_tokenizer = GGUF_PRE_TOKENIZERS[pre]
-        return cls(tokens, field("merges", []), pre_tokenizer, specials,
-                   ignore_merges=pre_tokenizer == "llama-bpe", **kwargs)
+        return cls(**read_gguf_tokenizer(gguf_file), **kwargs)
 
     @classmethod
     def from_tokenizer_json(cls, path, **kwargs):
-        """The tokenizer of a Hugging Face `tokenizer.json` (byte-level BPE).
-
-        All added tokens count as special tokens (found whole in the text).
-
-        Args:
-            path: str, the file (or a dict of its content).
-            **kwargs: passed to `BytePairTokenizer`.
-
-        Returns:
-            A `BytePairTokenizer` (its post-processor, such as Llama 3's
-            start token, is not applied).
-
-        Raises:
-            ValueError: a model other than byte-level BPE (or with options
-                it does not have: byte fallback, an unknown token for bytes
-                without a token, ...), a normalizer, a pre-tokenizer other
-                than GPT-2's, SmolLM's or Llama 3's, added tokens that strip
-                space.
+        """The tokenizer of a Hugging Face `tokenizer.json` (a path or its
+        dict), read by `byte_pair_files.read_tokenizer_json` (which names
+        what is refused); `kwargs` go to the constructor. Its
+        post-processor (such as Llama 3's start token) is not applied.
         """
-        if isinstance(path, dict):
-            config = path
-        else:
-            with open(path, encoding="utf-8") as f:
-                config = json.load(f)
-        model = config.get("model") or {}
-        supported = ("supported: byte-level BPE with the gpt2, smollm or "
-                     "llama-bpe pre-tokenizer")
-        if model.get("type") != "BPE" or (
-                config.get("decoder") or {}).get("type") != "ByteLevel":
-            raise ValueError(f"tokenizer.json of model type "
-                             f"{model.get('type')!r} is not supported; "
-                             f"{supported}")
-        options = [name for name in ("byte_fallback", "dropout",
-                                     "continuing_subword_prefix",
-                                     "end_of_word_suffix") if model.get(name)]
-        options += ["normalizer"] if config.get("normalizer") else []
-        byte_tokens = set(bytes_to_unicode().values())
-        if model.get("unk_token") and not byte_tokens <= set(model["vocab"]):
-            options.append("unk_token")
-        if options:
-            raise ValueError(f"tokenizer.json with {', '.join(options)} is "
-                             f"not supported; {supported}")
-        pre_tokenizer = _hugging_face_pre_tokenizer(
-            config.get("pre_tokenizer"))
-        if pre_tokenizer is None:
-            raise ValueError(
-                f"pre-tokenizer {json.dumps(config.get('pre_tokenizer'))} "
-                f"is not supported; {supported}")
-        added = config.get("added_tokens") or []
-        if any(t.get(option) for t in added
-               for option in ("lstrip", "rstrip", "single_word")):
-            raise ValueError("added tokens that strip space or match single "
-                             f"words are not supported; {supported}")
-        by_id = {i: token for token, i in model["vocab"].items()}
-        by_id.update({t["id"]: t["content"] for t in added})
-        if sorted(by_id) != list(range(len(by_id))):
-            raise ValueError("the token ids are not 0 to vocabulary size - 1")
-        merges = [merge if isinstance(merge, str) else " ".join(merge)
-                  for merge in model.get("merges", [])]
-        return cls([by_id[i] for i in range(len(by_id))], merges,
-                   pre_tokenizer, [t["content"] for t in added],
-                   ignore_merges=model.get("ignore_merges", False), **kwargs)
+        from tfzoo.text.byte_pair_files import read_tokenizer_json
+
+        return cls(**read_tokenizer_json(path), **kwargs)
 
     def vocabulary_size(self):
         """Number of ids, special tokens included."""
@@ -462,7 +255,7 @@ class BytePairTokenizer(keras.layers.Layer):
                            exclusive=True)
         splits = tf.range(tf.size(texts, out_type=tf.int64) + 1)
         special_ids = tf.fill(tf.shape(texts), -1)
-        patterns = _SPLITS[self.pre_tokenizer]
+        patterns = SPLITS[self.pre_tokenizer]
         if self.special_tokens:
             patterns = (self._special_pattern,) + patterns
         for i, pattern in enumerate(patterns):
@@ -494,7 +287,7 @@ class BytePairTokenizer(keras.layers.Layer):
         symbols = tf.gather(self._byte_ids, tf.cast(data, tf.int32))
         if self.ignore_merges:
             words = tf.strings.unsorted_segment_join(
-                tf.gather(_BYTE_STRINGS, tf.cast(data, tf.int32)), rows,
+                tf.gather(BYTE_STRINGS, tf.cast(data, tf.int32)), rows,
                 tf.size(lengths))
             word_ids = tf.where(word_ids >= 0, word_ids,
                                 self._word_ids.lookup(words))
@@ -630,33 +423,3 @@ def _positions_in_rows(rows, lengths):
     """Each value's position in its row (`rows` from `_row_ids`)."""
     return (tf.range(tf.size(rows))
             - tf.gather(tf.cumsum(lengths, exclusive=True), rows))
-
-
-def _hugging_face_pre_tokenizer(pre_tokenizer):
-    """The name (`PRE_TOKENIZERS`) of a tokenizer.json's pre-tokenizer, or
-    None where it is none of them."""
-    def byte_level(step, use_regex):
-        return (step.get("type") == "ByteLevel"
-                and not step.get("add_prefix_space", False)
-                and step.get("use_regex", True) == use_regex)
-
-    def split(step, pattern):
-        return step == {"type": "Split", "pattern": {"Regex": pattern},
-                        "behavior": "Isolated", "invert": False}
-
-    pre_tokenizer = pre_tokenizer or {}
-    steps = (pre_tokenizer.get("pretokenizers", [])
-             if pre_tokenizer.get("type") == "Sequence" else [pre_tokenizer])
-    if len(steps) == 1:
-        return "gpt2" if byte_level(steps[0], True) else None
-    if len(steps) != 2:
-        return None
-    first, second = steps
-    if split(first, GPT2_PATTERN) and byte_level(second, False):
-        return "gpt2"
-    if first == {"type": "Digits", "individual_digits": True} and (
-            byte_level(second, True)):
-        return "smollm"
-    if split(first, LLAMA3_PATTERN) and byte_level(second, False):
-        return "llama-bpe"
-    return None
