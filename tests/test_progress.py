@@ -1,8 +1,12 @@
 """`tfzoo.progress`: progress of long steps on stderr, and of training."""
 
+import re
+import time
+
 import numpy as np
 
-from tfzoo.progress import ProgressBars, TrainingProgress, _Progbar
+from tfzoo import progress as progress_module
+from tfzoo.progress import ProgressBars, TrainingProgress, _Progbar, announce
 
 
 def test_progress_bars_close_each_stage_with_its_duration(capsys):
@@ -75,3 +79,72 @@ def test_training_progress_written_to_a_file_is_plain_lines(capsys):
     # the first epoch, which compiled), its last (10 steps in under 30 s)
     assert [line.split()[0] for line in lines[2:]] == [
         "2/10", "10/10", "Epoch", "1/10", "10/10"], out
+
+
+def test_a_wait_says_what_it_is_once_it_lasts(capsys):
+    with announce("building the model", delay=0.05):
+        time.sleep(0.3)
+    with announce("saving the model", delay=0.5):
+        pass  # too short to show
+    with announce("reading the data", delay=0.0, verbose=False):
+        time.sleep(0.05)
+    captured = capsys.readouterr()
+    assert captured.out == ""  # stdout is for results
+    lines = captured.err.splitlines()
+    assert lines[0] == "building the model..."
+    seconds = re.fullmatch(r"building the model: (\d+\.\d) s", lines[1])
+    assert seconds and float(seconds.group(1)) >= 0.3
+    assert len(lines) == 2, lines
+
+
+def test_a_slow_step_says_what_it_does_before_it_ends(capsys, monkeypatch):
+    import keras
+
+    class SlowSeventhStep(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 6:
+                time.sleep(1.0)
+
+    monkeypatch.setattr(progress_module, "SLOW_STEP_SECONDS", 0.3)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x = np.zeros((40, 2), "float32")
+    model.fit(x, x[:, :1], batch_size=4, epochs=1, verbose=1, callbacks=[
+        TrainingProgress("compiling a new length bucket", interactive=False),
+        SlowSeventhStep()])
+    lines = capsys.readouterr().out.splitlines()
+    notice = lines.index("step 7: compiling a new length bucket...")
+    took = re.fullmatch(r"step 7 took (\d+\.\d) s", lines[notice + 1])
+    assert took and float(took.group(1)) >= 1.0
+    assert sum("compiling a new length bucket" in line
+               for line in lines) == 1
+
+
+def test_a_wait_with_a_bar_or_an_error_says_no_more(capsys):
+    with announce("encoding the data", delay=0.05):
+        ProgressBars(delay=10)("tokenizing", 0, 100)  # the bar says it
+        time.sleep(0.2)
+    try:
+        with announce("reading the data", delay=0.05):
+            time.sleep(0.2)
+            raise ValueError("bad row")
+    except ValueError:
+        pass
+    assert capsys.readouterr().err == "reading the data...\n"
+
+
+def test_an_epoch_stopped_early_ends_at_the_steps_it_ran(capsys):
+    import keras
+
+    class StopAfterThree(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 2:
+                self.model.stop_training = True
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x = np.zeros((40, 2), "float32")
+    model.fit(x, x[:, :1], batch_size=4, epochs=1, verbose=1, callbacks=[
+        StopAfterThree(), TrainingProgress(interactive=False)])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1].startswith("3/3 "), lines

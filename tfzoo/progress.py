@@ -1,5 +1,6 @@
 """Progress on the console: of the long steps that are not `model.fit`
-(`ProgressBars`), and of `model.fit` itself (`TrainingProgress`).
+(`ProgressBars`), of waits that have no count to show (`announce`), and
+of `model.fit` itself (`TrainingProgress`).
 
 On a terminal both draw Keras progress bars. Written to a file, a CI log
 or `nohup` (the stream is not a terminal), they write plain lines instead:
@@ -12,6 +13,7 @@ import io
 import re
 import statistics
 import sys
+import threading
 import time
 
 import keras
@@ -20,6 +22,9 @@ from tfzoo import console
 
 PLAIN_INTERVAL = 30.0  # seconds between the plain lines of a non-terminal
 BAR_DELAY = 1.0  # seconds before a stage of `ProgressBars` shows a bar
+# Seconds before a wait with nothing to count says what it is (`announce`):
+# long enough that a refusal found in the first seconds stays one line.
+ANNOUNCE_DELAY = 3.0
 # A training step this much slower than the median of the steps before
 # it, and over `SLOW_STEP_SECONDS`, compiled a new shape (or waited for
 # something else): the time left leaves it out.
@@ -115,6 +120,8 @@ class ProgressBars:
         now = time.perf_counter()
         if stage != self.stage:
             self.stage, self.start, self.bar = stage, now, None
+            for announcement in _open_announcements:  # the bar says it
+                announcement.silence()
         unit = self.units.get(stage, "steps")
         with contextlib.redirect_stdout(sys.stderr):
             if self.bar is None and done < total and (
@@ -137,6 +144,85 @@ class ProgressBars:
             self.stage = None
 
 
+class _Announcement:
+    """Writes `text` with `write` from a timer thread once `delay` seconds
+    have passed, unless `end()` came first; `end()` then writes `closing`
+    with the wait's duration. See `announce`."""
+
+    def __init__(self, text, closing, delay, write):
+        self.text, self.closing, self.write = text, closing, write
+        self.lock = threading.Lock()
+        self.shown = self.ended = False
+        self.start = time.perf_counter()
+        self.timer = threading.Timer(delay, self._show)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _show(self):
+        with self.lock:
+            if not self.ended:
+                self.shown = True
+                self.write(self.text)
+
+    def end(self, closing=True):
+        """Ends the wait (once; later calls do nothing), with the closing
+        line if the wait was shown and `closing`."""
+        self.timer.cancel()
+        with self.lock:
+            if not self.ended and self.shown and closing:
+                self.write(self.closing.format(
+                    seconds=time.perf_counter() - self.start))
+            self.ended = True
+
+    def silence(self):
+        """Ends the wait without a word, unless it has been shown."""
+        with self.lock:
+            if not self.shown:
+                self.ended = True
+                self.timer.cancel()
+
+
+_open_announcements = []  # of `announce`, innermost last
+
+
+@contextlib.contextmanager
+def announce(phase, delay=ANNOUNCE_DELAY, verbose=True):
+    """Says on stderr what a wait is, once it has lasted `delay` seconds:
+    `phase...` while it runs, then `phase: 12.3 s` when it ends (nothing
+    more if it raises). A wait shorter than `delay` shows nothing, and so
+    does one inside which `ProgressBars` starts a stage (its bar says what
+    the wait is). For the steps with no count to show (reading files,
+    building a model, saving).
+
+    Args:
+        phase: str, what the wait is, e.g. "building the model".
+        delay: float, seconds before the line shows.
+        verbose: bool; `False` shows nothing.
+
+    Example:
+    >>> with announce("building the model"):
+    ...     model = build_model(...)
+    building the model...
+    building the model: 4.2 s
+    """
+    if not verbose:
+        yield
+        return
+    announcement = _Announcement(f"{phase}...\n",
+                                 f"{phase}: {{seconds:.1f}} s\n", delay,
+                                 _write_stderr)
+    _open_announcements.append(announcement)
+    try:
+        yield
+    except BaseException:
+        announcement.end(closing=False)  # the error says what happened
+        raise
+    else:
+        announcement.end()
+    finally:
+        _open_announcements.remove(announcement)
+
+
 class TrainingProgress(keras.callbacks.ProgbarLogger):
     """`model.fit`'s progress bar (given to `fit` in its callbacks, it
     replaces Keras' own), which also:
@@ -145,13 +231,14 @@ class TrainingProgress(keras.callbacks.ProgbarLogger):
       then how long step 1 took, compilation included;
     - leaves step 1 and any step slower than `SLOW_STEP_FACTOR` times the
       median step (and over `SLOW_STEP_SECONDS`) out of the time left;
-      such a step is reported with `slow_step` (e.g. "compiled a new
-      length bucket"), if given;
+      if `slow_step` is given (e.g. "compiling a new length bucket"), a
+      step that has run that long says so while it runs, and then how
+      long it took;
     - writes plain lines, every `PLAIN_INTERVAL` seconds and at each
       epoch's end, when stdout is not a terminal (`interactive`).
 
     Args:
-        slow_step: str or `None`; what a slow step did, said after it.
+        slow_step: str or `None`; what a slow step is doing.
         interactive: bool or `None` (whether stdout is a terminal).
     """
 
@@ -161,6 +248,7 @@ class TrainingProgress(keras.callbacks.ProgbarLogger):
         self.interactive = interactive
         self.compiled = False
         self.step_seconds = []  # of the steps that compiled nothing
+        self.announcement = None  # of the step running, if it may be slow
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
@@ -176,11 +264,21 @@ class TrainingProgress(keras.callbacks.ProgbarLogger):
 
     def on_train_batch_begin(self, batch, logs=None):
         self.step_start = time.perf_counter()
+        self.announcement = None
         if not self.compiled and self.verbose == 1:
             _write("compiling the training step (step 1 waits for it)... ")
+        elif self.slow_step and self.verbose == 1 and self.step_seconds:
+            median = statistics.median(self.step_seconds[-100:])
+            self.announcement = _Announcement(
+                ("\n" if self.interactive else "")
+                + f"step {batch + 1}: {self.slow_step}...\n",
+                f"step {batch + 1} took {{seconds:.1f}} s\n",
+                max(SLOW_STEP_SECONDS, SLOW_STEP_FACTOR * median), _write)
 
     def on_train_batch_end(self, batch, logs=None):
         seconds = time.perf_counter() - self.step_start
+        if self.announcement is not None:
+            self.announcement.end()
         self._maybe_init_progbar()
         steps = batch + 1 - self.seen  # more than 1 with steps_per_execution
         if not self.compiled:
@@ -190,13 +288,24 @@ class TrainingProgress(keras.callbacks.ProgbarLogger):
                 _write(f"step 1 took {seconds:.1f} s\n")
         elif self.is_slow(seconds):
             self.progbar.exclude(steps, seconds)
-            if self.slow_step and self.verbose == 1:
-                _write(("\n" if self.interactive else "")
-                       + f"step {batch + 1}: {self.slow_step} in "
-                       f"{seconds:.1f} s\n")
         else:
             self.step_seconds.append(seconds / max(steps, 1))
         super().on_train_batch_end(batch, logs)
+
+    def _finalize_progbar(self, logs):
+        # An epoch stopped early (`--steps` inside an epoch) ends at the
+        # steps it ran, not at the steps it was given.
+        if self.model is not None and self.model.stop_training and (
+                self.target is not None and self.seen < self.target):
+            self.target = self.seen
+            self.progbar.target = self.seen
+        super()._finalize_progbar(logs)
+
+    def close(self):
+        """Ends the announcement of a step that raised (`model.fit` then
+        calls no `on_train_batch_end`), without a closing line."""
+        if self.announcement is not None:
+            self.announcement.end(closing=False)
 
     def is_slow(self, seconds):
         """Whether a step of `seconds` compiled (see the class docstring)."""
@@ -209,6 +318,11 @@ class TrainingProgress(keras.callbacks.ProgbarLogger):
 def _write(text):
     sys.stdout.write(text)
     sys.stdout.flush()
+
+
+def _write_stderr(text):
+    sys.stderr.write(text)
+    sys.stderr.flush()
 
 
 def _singular(unit):

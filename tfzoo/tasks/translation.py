@@ -42,10 +42,10 @@ NEXT_STEP = ("translate with: tfzoo translate --run {run} "
 COUNTED = False
 PAD_ID = 3  # after SentencePiece's <unk> 0, <s> 1 and </s> 2
 SAMPLE_SENTENCES = 4  # dev sentences translated into TensorBoard
-# Said after a training step far slower than the others: the first batch
-# of a new length bucket, whose shape XLA compiles (see
+# Said while a training step runs far slower than the others: the first
+# batch of a new length bucket, whose shape XLA compiles (see
 # `tfzoo.progress.TrainingProgress`).
-SLOW_STEP = "compiled a new length bucket"
+SLOW_STEP = "compiling a new length bucket"
 
 
 def make_settings(model, preset=None, **options):

@@ -14,6 +14,7 @@ import tensorflow as tf
 from tfzoo.generation import generate
 from tfzoo.generation.translate import translate
 from tfzoo.models.lora import has_lora, load_adapters, save_adapters
+from tfzoo.progress import announce
 from tfzoo.runs.run_folder import (BACKUP_DIR, BACKUP_METADATA_FILE,
                                        crash_point, file_digest, resume_point,
                                        run_path, save_model_atomically,
@@ -40,7 +41,8 @@ class EveryNSteps(keras.callbacks.Callback):
             self.write(step)
 
     def on_train_end(self, logs=None):
-        self.write(self._step())
+        with announce("writing the last sample"):
+            self.write(self._step())
 
 
 class TextSamples(EveryNSteps):
@@ -183,8 +185,9 @@ class RunBackup(keras.callbacks.BackupAndRestore):
     It restores what `run_folder.resume_point` says: the backup (with the
     state of the dropout layers' random numbers, `random_states`), or, if
     that is missing or damaged, the newest good checkpoint (with one note
-    on stderr; the random numbers then start again). The backup stays when training ends (`model.keras` is not
-    written yet); `lifecycle.fit_and_save` removes it after.
+    on stderr; the random numbers then start again). The backup stays when
+    training ends (`model.keras` is not written yet);
+    `lifecycle.fit_and_save` removes it after.
 
     Args:
         run_dir: str, the run folder.

@@ -35,7 +35,7 @@ from tensorflow.python.framework.config import is_op_determinism_enabled
 
 from tfzoo.models.lora import has_lora
 from tfzoo.optimizers import make_optimizer
-from tfzoo.progress import TrainingProgress
+from tfzoo.progress import TrainingProgress, announce
 from tfzoo.runs.loader import Run, load_run
 from tfzoo.runs.run_folder import (ADAPTERS_FILE, MODEL_FILE, backup_epoch,
                                    check_run_folder, model_file,
@@ -106,14 +106,18 @@ def train(task, settings, run_dir, data_dir=None, overwrite=False,
         # Seeded before anything random is built (reseeding TensorFlow
         # later would lose the SentencePiece op's resource).
         keras.utils.set_random_seed(settings["seed"])
-    data = task.read_data(settings, data_dir)
+    say = verbose != 0 and is_chief(strategy)  # the waits' lines
+    with announce("reading the data", verbose=say):
+        data = task.read_data(settings, data_dir)
     preprocessor = None
     if state == "resume":
         preprocessor = task.load_preprocessor(run_dir)
     saved = preprocessor is not None
     if not saved:  # deterministic: every worker of a cluster builds it
-        preprocessor = task.make_preprocessor(settings, data)
-    examples = task.encode(settings, preprocessor, data)
+        with announce("making the tokenizer", verbose=say):
+            preprocessor = task.make_preprocessor(settings, data)
+    with announce("encoding the data", verbose=say):
+        examples = task.encode(settings, preprocessor, data)
     if task.COUNTED:  # the n-gram baseline: counted, no fit
         model, losses, seconds = task.count(settings, preprocessor, examples)
         open_run(run_dir, settings, overwrite, strategy, task)
@@ -128,11 +132,13 @@ def train(task, settings, run_dir, data_dir=None, overwrite=False,
     epochs, steps_per_epoch, total_steps = schedule(
         settings, task.batches_per_pass(settings, examples, batch_size))
     first_epoch = backup_epoch(run_dir) if state == "resume" else 0
-    train_data, validation_data = task.datasets(
-        settings, examples, preprocessor, batch_size, steps_per_epoch)
-    train_data = resume_stream(train_data, first_epoch, steps_per_epoch)
-    with strategy.scope(), precision_policy(settings.get("precision",
-                                                         "float32")):
+    with announce("building the input pipeline", verbose=say):
+        train_data, validation_data = task.datasets(
+            settings, examples, preprocessor, batch_size, steps_per_epoch)
+        train_data = resume_stream(train_data, first_epoch, steps_per_epoch)
+    with strategy.scope(), precision_policy(settings.get(
+            "precision", "float32")), announce("building the model",
+                                               verbose=say):
         model = task.build(settings, preprocessor, data)
         task.compile(model, settings, total_steps, strategy)
 
@@ -367,19 +373,26 @@ def fit_and_save(model, run_dir, train_data, validation_data, epochs,
     if not any(isinstance(callback, keras.callbacks.ProgbarLogger)
                for callback in everything):
         everything.append(TrainingProgress(slow_step))
-    with reporting_lost_workers(strategy):
-        model.fit(
-            distribute_data(train_data),
-            validation_data=distribute_data(validation_data),
-            epochs=epochs,
-            steps_per_epoch=steps_per_epoch,
-            callbacks=everything,
-            shuffle=False,  # the pipelines shuffle
-            verbose=verbose if chief else 0,
-        )
+    try:
+        with reporting_lost_workers(strategy):
+            model.fit(
+                distribute_data(train_data),
+                validation_data=distribute_data(validation_data),
+                epochs=epochs,
+                steps_per_epoch=steps_per_epoch,
+                callbacks=everything,
+                shuffle=False,  # the pipelines shuffle
+                verbose=verbose if chief else 0,
+            )
+    finally:  # a step that raised says no more
+        for callback in everything:
+            if isinstance(callback, TrainingProgress):
+                callback.close()
     if chief:
-        if has_lora(model):  # the adapters only, not a copy of the base
-            save_adapters_atomically(model, run_path(run_dir, ADAPTERS_FILE))
-        else:
-            save_model_atomically(model, run_path(run_dir, MODEL_FILE))
-        remove_backup(run_dir)
+        with announce("saving the model", verbose=verbose != 0):
+            if has_lora(model):  # the adapters only, not a copy of the base
+                save_adapters_atomically(model,
+                                         run_path(run_dir, ADAPTERS_FILE))
+            else:
+                save_model_atomically(model, run_path(run_dir, MODEL_FILE))
+            remove_backup(run_dir)
