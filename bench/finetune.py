@@ -3,7 +3,7 @@ the base model.
 
     python bench/finetune.py [--minutes 10] [--corpora shakespeare en]
         [--modes lora full] [--validation-characters 20000]
-        [--chat-pairs 200] [--data-dir ../shared/data]
+        [--chat-pairs 200] [--data-dir ../shared/data] [--only CORPUS MODE]
 
 For each corpus (those of `bench/word_level.py`: Tiny Shakespeare with
 nanoGPT's split, and the English side of `translation_en_de`, train.tsv
@@ -17,8 +17,10 @@ word perplexity (words as `tfzoo eval` counts them) of
   included), warmup then cosine decay over the budget;
 - full fine-tuning (every weight, peak 5e-5) for the same budget;
 
-with tokens/s, trainable parameters and the process's peak memory after
-each. Windows of 256 tokens, batch 4. The validation text is the first
+with tokens/s, trainable parameters and peak memory. Each model is
+measured in a process of its own (TensorFlow keeps the memory of every
+model a process builds), so each peak is that model's. Windows of 256
+tokens, batch 4. The validation text is the first
 `--validation-characters` of the validation split (scoring all of it takes
 minutes more per model on 2 cores), scored in windows of 256 with a stride
 of 128.
@@ -34,8 +36,10 @@ and after, and chrF against the references.
 """
 
 import argparse
+import json
 import math
 import os
+import subprocess
 import sys
 import time
 
@@ -145,12 +149,12 @@ def chat_example(directory, pairs, minutes):
     model.fit(x, y, sample_weight=w, batch_size=BATCH, epochs=1000,
               verbose=0, callbacks=[schedule])
     after = share_and_chrf()
-    print(f"chat example ({pairs} pairs, {count} windows, "
-          f"{schedule.steps} steps of LoRA): answers that follow the format "
-          f"{before[0]:.0%} before, {after[0]:.0%} after; chrF "
-          f"{before[1]:.1f} before, {after[1]:.1f} after\n  first dev "
-          f"answer before: {before[2]!r}\n  after: {after[2]!r}",
-          flush=True)
+    return (f"chat example ({pairs} pairs, {count} windows, "
+            f"{schedule.steps} steps of LoRA): answers that follow the "
+            f"format {before[0]:.0%} before, {after[0]:.0%} after; chrF "
+            f"{before[1]:.1f} before, {after[1]:.1f} after; peak "
+            f"{peak_gib():.1f} GiB\n  first dev answer before: "
+            f"{before[2]!r}\n  after: {after[2]!r}")
 
 
 def follows_format(answer, reference):
@@ -159,6 +163,42 @@ def follows_format(answer, reference):
         return False
     shared = set(answer.lower().split()) & set(reference.lower().split())
     return bool(shared)
+
+
+def measure(name, mode, args, directory):
+    """One row: `mode` ("base", "lora" or "full") on corpus `name`."""
+    train_text, validation_text = corpus(name, directory)
+    validation_text = validation_text[:args.validation_characters]
+    validation_text = validation_text[:validation_text.rfind("\n") + 1]
+    run, model = fresh_model(mode)
+    rate, label = "", "base, no training"
+    if mode != "base":
+        train_ids = encode(run.tokenizer, train_text)
+        print(f"{name}: {len(train_ids):,} training tokens; {mode} for "
+              f"{args.minutes:g} min", flush=True)
+        rate = f"{train_for(model, train_ids, args.minutes, RATES[mode]):,.0f}"
+        label = f"{mode} {args.minutes:g} min"
+    loss, perplexity = score(model, run.tokenizer, validation_text)
+    return [name, label, loss, perplexity, rate,
+            f"{trainable(model):,}" if mode != "base" else "",
+            f"{peak_gib():.1f}"]
+
+
+def in_subprocess(arguments):
+    """Runs this script with `arguments` in a fresh process (TensorFlow
+    does not give back the memory of a model it has built, so each model
+    gets its own process and its own peak) and returns its last line,
+    read as JSON."""
+    result = subprocess.run([sys.executable, os.path.abspath(__file__),
+                             *arguments], stdout=subprocess.PIPE, text=True)
+    lines = result.stdout.strip().splitlines()
+    if result.returncode or not lines:
+        print(result.stdout, flush=True)
+        sys.exit(f"finetune.py {' '.join(arguments)} failed "
+                 f"(exit {result.returncode})")
+    if lines[:-1]:
+        print("\n".join(lines[:-1]), flush=True)
+    return json.loads(lines[-1])
 
 
 def main():
@@ -176,34 +216,34 @@ def main():
                         help="0: no chat example")
     parser.add_argument("--data-dir", help="default: $TFZOO_DATA_DIR, "
                         "else ../shared/data beside the repository")
+    parser.add_argument("--only", nargs=2, metavar=("CORPUS", "MODE"),
+                        help="one measurement in this process, printed as "
+                        "JSON: CORPUS shakespeare or en with MODE base, lora "
+                        "or full; or `chat lora` for the chat example (what "
+                        "the script runs in a subprocess for each)")
     args = parser.parse_args()
     directory = data_dir(args.data_dir) or os.path.join(
         REPOSITORY, "..", "shared", "data")
     keras.utils.set_random_seed(0)
+    if args.only:
+        name, mode = args.only
+        if name == "chat":
+            print(json.dumps(chat_example(directory, args.chat_pairs,
+                                          args.minutes)))
+        else:
+            print(json.dumps(measure(name, mode, args, directory)))
+        return
+    shared = ["--minutes", str(args.minutes), "--validation-characters",
+              str(args.validation_characters), "--chat-pairs",
+              str(args.chat_pairs), "--data-dir", directory]
     rows = []
     for name in args.corpora:
-        train_text, validation_text = corpus(name, directory)
-        validation_text = validation_text[:args.validation_characters]
-        validation_text = validation_text[:validation_text.rfind("\n") + 1]
-        run, model = fresh_model("base")
-        train_ids = encode(run.tokenizer, train_text)
-        loss, perplexity = score(model, run.tokenizer, validation_text)
-        rows.append((name, "base, no training", loss, perplexity, "", "",
-                     f"{peak_gib():.1f}"))
-        print(f"{name}: {len(train_ids):,} training tokens; base "
-              f"{loss:.3f} nats/token, word perplexity {perplexity:.1f}",
-              flush=True)
-        for mode in args.modes:
-            del run, model
-            run, model = fresh_model(mode)
-            rate = train_for(model, train_ids, args.minutes, RATES[mode])
-            loss, perplexity = score(model, run.tokenizer, validation_text)
-            rows.append((name, f"{mode} {args.minutes:g} min", loss,
-                         perplexity, f"{rate:,.0f}", f"{trainable(model):,}",
-                         f"{peak_gib():.1f}"))
-            print(f"  {mode}: {loss:.3f} nats/token, word perplexity "
-                  f"{perplexity:.1f}, {rate:,.0f} tokens/s, "
-                  f"{trainable(model):,} trainable", flush=True)
+        for mode in ["base", *args.modes]:
+            rows.append(in_subprocess(["--only", name, mode, *shared]))
+            row = rows[-1]
+            print(f"{name}, {row[1]}: {row[2]:.3f} nats/token, word "
+                  f"perplexity {row[3]:.1f}, tokens/s {row[4] or '-'}, "
+                  f"peak {row[6]} GiB", flush=True)
     print("\ncorpus | model | validation nats/token | word perplexity | "
           "tokens/s | trainable | peak GiB")
     for row in rows:
@@ -211,7 +251,7 @@ def main():
                          else f"{cell:.3f}" if cell < 10 else f"{cell:.1f}"
                          for cell in row))
     if args.chat_pairs:
-        chat_example(directory, args.chat_pairs, args.minutes)
+        print(in_subprocess(["--only", "chat", "lora", *shared]))
 
 
 if __name__ == "__main__":
