@@ -117,6 +117,7 @@ def test_lstm_with_subword_tokenizer(tmp_path, text_file, capsys):
     assert "\nthe train text of " in out and "nats/word" in out
 
 
+@pytest.mark.slow  # about 30 s; bench/word_level.py runs the recipe
 def test_gpt_on_subwords_trains_the_subword_recipe(tmp_path, text_file,
                                                    capsys):
     run = str(tmp_path / "gpt")
@@ -132,6 +133,7 @@ def test_gpt_on_subwords_trains_the_subword_recipe(tmp_path, text_file,
                  "--seed", "1"]) == 0
 
 
+@pytest.mark.slow  # about 35 s; old runs: tests/runs/test_loader.py
 def test_a_run_started_before_the_subword_default_changed_resumes(
         tmp_path, text_file, capsys):
     # A subword run started without --preset when the default was gpt-tiny:
@@ -155,6 +157,7 @@ def test_a_run_started_before_the_subword_default_changed_resumes(
     assert f"Resuming {run} at epoch 2." in capsys.readouterr().out
 
 
+@pytest.mark.slow  # about 35 s; tests/training/test_kill_anywhere.py
 def test_resume_after_a_crash(tmp_path, text_file, capsys):
     from tfzoo.tasks import make_settings, train
 
@@ -217,6 +220,7 @@ def test_bad_input_gives_one_line_error(tmp_path, text_file, capsys,
     assert not run.exists()
 
 
+@pytest.mark.slow  # about 40 s; Muon's own tests are in tests/training
 def test_train_with_muon(tmp_path, text_file):
     run = str(tmp_path / "muon")
     assert main(["train", "--data", text_file, "--optimizer", "muon",
@@ -349,6 +353,7 @@ def test_export_writes_next_version_and_refuses_bad_names(small_run, tmp_path,
     assert sorted(os.listdir(os.path.join(base, "tiny"))) == ["1", "2"]
 
 
+@pytest.mark.slow  # about 45 s; --val's checks: tests/cli
 def test_val_file_trains_and_evaluates_on_whole_files(tmp_path, small_text,
                                                       capsys):
     import numpy as np

@@ -115,7 +115,8 @@ LOADER = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("xla", [False, True])
+@pytest.mark.parametrize("xla", [
+    False, pytest.param(True, marks=pytest.mark.slow)])
 def test_export_serves_raw_strings_in_a_fresh_process(trained, tmp_path,
                                                       capsys, xla):
     from tfzoo.generation.translate import translate
@@ -163,6 +164,7 @@ def test_export_serves_raw_strings_in_a_fresh_process(trained, tmp_path,
     ]
 
 
+@pytest.mark.slow  # about 40 s; tests/training/test_kill_anywhere.py
 def test_resume_after_a_crash(tmp_path, capsys):
     from tfzoo.tasks import train
 

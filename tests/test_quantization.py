@@ -31,6 +31,7 @@ def token_ids(shape, vocabulary_size=65, seed=0):
         0, vocabulary_size, shape).astype("int32")
 
 
+@pytest.mark.slow  # about 45 s; test_the_cli_exports_int8 by default
 def test_every_weight_matrix_of_a_gpt_becomes_int8():
     model = build_model("gpt-tiny", vocabulary_size=65)
     inputs = token_ids((2, 64))
@@ -70,6 +71,7 @@ def test_an_unknown_mode_is_refused(mode):
     assert quantization_mode(model) is None
 
 
+@pytest.mark.slow  # about 40 s
 def test_quantizing_twice_is_refused():
     model = tfzoo.quantize(build_model("gpt-tiny", vocabulary_size=65))
     with pytest.raises(ValueError, match="already quantized"):
@@ -102,6 +104,11 @@ def run(tmp_path_factory):
                     tokenizer)
 
 
+# Two exports of the run (float32 and int8) to compare: slow (about 2
+# minutes); the default run exports int8 in test_the_cli_exports_int8.
+SLOW_EXPORTS = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def exports(run, tmp_path_factory):
     base = tmp_path_factory.mktemp("saved_models")
@@ -126,12 +133,14 @@ def greedy(path, prompts=PROMPTS, max_new_tokens=20):
     return [t.decode() for t in text.numpy()]
 
 
+@SLOW_EXPORTS
 def test_the_int8_export_is_over_three_times_smaller(exports):
     float_size = folder_bytes(os.path.join(exports[None], "variables"))
     int8_size = folder_bytes(os.path.join(exports["int8"], "variables"))
     assert float_size / int8_size > 3.0
 
 
+@SLOW_EXPORTS
 def test_the_int8_export_says_so_and_the_run_is_untouched(run, exports):
     for mode, path in exports.items():
         with open(os.path.join(path, "assets.extra", "tfzoo.json")) as f:
@@ -140,6 +149,7 @@ def test_the_int8_export_says_so_and_the_run_is_untouched(run, exports):
     assert quantization_mode(model) is None
 
 
+@SLOW_EXPORTS
 def test_the_int8_export_scores_like_the_float_one(exports):
     texts = tf.constant([make_text(200, seed=1)])
     scores = [tf.saved_model.load(path).signatures["score"](text=texts)
@@ -151,12 +161,14 @@ def test_the_int8_export_scores_like_the_float_one(exports):
     assert abs(int8_loss - float_loss) < 0.02
 
 
+@SLOW_EXPORTS
 def test_the_int8_export_generates(exports):
     texts = greedy(exports["int8"], max_new_tokens=20)
     assert [len(text) for text in texts] == [20] * len(PROMPTS)
     assert greedy(exports["int8"], max_new_tokens=20) == texts
 
 
+@SLOW_EXPORTS
 def test_the_int8_warmup_requests_replay(exports):
     replies = replay_warmup(exports["int8"])
     assert {signature for signature, _, _ in replies} == {
@@ -166,6 +178,7 @@ def test_the_int8_warmup_requests_replay(exports):
             assert value.shape[0] == batch
 
 
+@SLOW_EXPORTS
 def test_the_int8_export_loads_without_tfzoo(exports):
     code = ("import sys, tensorflow as tf\n"
             "m = tf.saved_model.load(sys.argv[1])\n"

@@ -1,5 +1,8 @@
 """Chat with the real SmolLM2-135M-Instruct: `tfzoo import`, `tfzoo.chat`,
-`stream_reply`, `tfzoo chat` and `tfzoo generate --chat`."""
+`stream_reply`, `tfzoo chat` and `tfzoo generate --chat`.
+
+Slow (about 3 minutes: SmolLM2 is imported and compiled); the default run
+chats with a tiny llama in tests/serving/test_chat_export.py."""
 
 import json
 import os
@@ -11,6 +14,8 @@ from tfzoo.cli import main
 
 QUESTION = "What is the capital of France? Answer in one sentence."
 ANSWER = "The capital of France is Paris."
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

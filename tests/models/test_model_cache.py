@@ -24,6 +24,14 @@ from tests.conftest import make_text
 CHANGES = ["quantize", "load_weights", "enable_lora", "set_weights"]
 
 
+def changes(*default):
+    """`CHANGES` as test parameters: those in `default` in the default run,
+    the others marked slow (together the default run makes each change
+    at least once)."""
+    return [pytest.param(how, marks=[] if how in default
+                         else [pytest.mark.slow]) for how in CHANGES]
+
+
 def change(model, how, tmp_path):
     """Changes `model` in place, as a user would."""
     rng = np.random.default_rng(7)
@@ -75,7 +83,7 @@ def small_lm(text):
     return model, tokenizer
 
 
-@pytest.mark.parametrize("how", CHANGES)
+@pytest.mark.parametrize("how", changes("enable_lora"))
 def test_generate_and_score_follow_the_model(text, how, tmp_path):
     model, tokenizer = small_lm(text)
     options = dict(max_new_tokens=12, temperature=0.0)
@@ -96,7 +104,7 @@ def test_generate_and_score_follow_the_model(text, how, tmp_path):
         after_score["log_likelihood"], scored["log_likelihood"]))
 
 
-@pytest.mark.parametrize("how", CHANGES)
+@pytest.mark.parametrize("how", changes("load_weights", "quantize"))
 def test_translate_follows_the_model(text, how, tmp_path):
     keras.utils.set_random_seed(2)
     tokenizer = train_subword_tokenizer(text, 300, pad_id=3)
@@ -133,7 +141,7 @@ def cached_translator(model, tokenizer):
                                    lambda: None)
 
 
-@pytest.mark.parametrize("how", CHANGES)
+@pytest.mark.parametrize("how", changes("set_weights"))
 def test_classifier_probabilities_follow_the_model(text, how, tmp_path):
     keras.utils.set_random_seed(3)
     lines = text.splitlines()

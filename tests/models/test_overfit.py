@@ -11,7 +11,8 @@ from tfzoo.tasks.language_model import compile as compile_model
 TEXT = "To be, or not to be, that is the question.\n" * 4
 
 
-@pytest.mark.parametrize("model_class", ["gpt", "lstm"])
+@pytest.mark.parametrize("model_class", [
+    "gpt", pytest.param("lstm", marks=pytest.mark.slow)])
 def test_overfits_a_short_text(model_class):
     keras.utils.set_random_seed(0)
     tokenizer = CharTokenizer.from_text(TEXT)

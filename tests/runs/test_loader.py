@@ -54,6 +54,7 @@ def test_an_old_language_model_run_loads_generates_evaluates_and_exports(
     assert os.path.isfile(base / "old" / "1" / "saved_model.pb")
 
 
+@pytest.mark.slow  # about 45 s
 def test_an_old_unfinished_run_resumes(tmp_path, text_file, capsys):
     from tests.test_cli import Crash, CrashAtStep
     from tfzoo.tasks import make_settings, train
@@ -85,6 +86,7 @@ def test_commands_refuse_runs_of_another_task(tmp_path, capsys):
     assert "is a language_model run" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # about 30 s
 def test_old_option_names_still_work(tmp_path, text_file):
     run = str(tmp_path / "run")
     assert main(["train", "--data", text_file, "--steps", "2",

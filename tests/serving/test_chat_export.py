@@ -67,6 +67,38 @@ def test_the_chat_signature_answers_as_tfzoo_chat(exported):
         assert [r.decode("utf-8") for r in replies] == expected
 
 
+def test_cli_chat_keeps_the_conversation_until_reset(exported, monkeypatch,
+                                                    capsys):
+    import io
+
+    import tfzoo
+
+    run_dir, _ = exported
+    run = tfzoo.load_run(run_dir)
+    first = tfzoo.chat(run, "the king", max_new_tokens=8)
+    second = tfzoo.chat(run, [
+        {"role": "user", "content": "the king"},
+        {"role": "assistant", "content": first},
+        {"role": "user", "content": "and you"}], max_new_tokens=8)
+    monkeypatch.setattr("sys.stdin", io.StringIO(
+        "the king\nand you\n/reset\nthe king\n"))
+    assert main(["chat", "--run", run_dir, "--temperature", "0",
+                 "--max-new-tokens", "8"]) == 0
+    assert capsys.readouterr().out == (
+        f"{first}\n{second}\n(a new conversation)\n{first}\n")
+
+
+def test_cli_generate_chat_prints_the_reply(exported, capsys):
+    import tfzoo
+
+    run_dir, _ = exported
+    expected = tfzoo.chat(tfzoo.load_run(run_dir), "and you",
+                          max_new_tokens=8)
+    assert main(["generate", "--run", run_dir, "--chat", "--temperature",
+                 "0", "--max-new-tokens", "8", "and you"]) == 0
+    assert capsys.readouterr().out == expected + "\n"
+
+
 def test_a_chat_model_serves_replies_that_end_at_the_end_of_turn(exported):
     import tfzoo
     from tfzoo.tasks import language_model

@@ -73,6 +73,7 @@ def test_metrics_on_a_hand_made_confusion():
     assert metrics["macro_f1"] == pytest.approx((0.8 + 0.5 + 2 / 3) / 3)
 
 
+@pytest.mark.slow  # about 40 s; the BERT classifier runs by default
 def test_lstm_classifier_trains_evaluates_classifies_and_exports(
         data, tmp_path, capsys):
     run = str(tmp_path / "lstm")
@@ -164,6 +165,7 @@ def test_bert_classifier_from_a_hugging_face_checkpoint(data, tmp_path,
     assert eval_accuracy(again, capsys)[0] > 0.9
 
 
+@pytest.mark.slow  # about 25 s; the BERT classifier runs by default
 def test_transformer_classifier_from_scratch(data, tmp_path, capsys):
     run = str(tmp_path / "transformer")
     assert train(data, run, "transformer-classifier", "--vocab-size",

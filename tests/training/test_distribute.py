@@ -134,6 +134,7 @@ def test_cli_refuses_an_unknown_strategy(tmp_path, text_file, capsys):
     assert "invalid choice: 'gpus'" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # about 35 s
 def test_mixed_bfloat16_computes_in_bfloat16_with_float32_logits(
         tmp_path, text_file):
     import keras

@@ -130,6 +130,7 @@ def test_global_batch_that_does_not_divide_is_refused(tmp_path, text_file):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow  # about 40 s
 def test_two_workers_train_in_step_and_only_the_chief_writes(tmp_path,
                                                              text_file):
     # Each worker gets its own --out, as on two machines: worker 1's stays
@@ -152,7 +153,7 @@ def test_two_workers_train_in_step_and_only_the_chief_writes(tmp_path,
     assert weights_digest(model) == first
 
 
-@pytest.mark.slow  # the kill -9 resume below is the default run's
+@pytest.mark.slow  # test_kill_anywhere.py's resume is the default run's
 def test_lost_worker_stops_the_other_and_both_resume(tmp_path, text_file):
     run_dir = tmp_path / "shared-run"  # one folder both workers see
     processes, logs = start_cluster(tmp_path, [run_dir, run_dir], "--data",
@@ -178,6 +179,7 @@ def test_lost_worker_stops_the_other_and_both_resume(tmp_path, text_file):
     assert (run_dir / "model.keras").exists()
 
 
+@pytest.mark.slow  # 2 minutes; test_kill_anywhere.py kills by default
 def test_kill_9_then_rerun_resumes_to_the_same_weights(tmp_path, text_file):
     command = ["train", "--data", text_file, "--deterministic", *LONG]
     whole = run(*command, "--out", str(tmp_path / "whole"))
@@ -198,7 +200,7 @@ def test_kill_9_then_rerun_resumes_to_the_same_weights(tmp_path, text_file):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.slow  # the kill -9 test also compares --deterministic runs
+@pytest.mark.slow  # test_kill_anywhere.py compares --deterministic runs
 def test_seed_and_determinism_give_bit_identical_losses(tmp_path,
                                                         text_file):
     def losses(name, seed):
@@ -214,6 +216,7 @@ def test_seed_and_determinism_give_bit_identical_losses(tmp_path,
     assert losses("c", 8) != first
 
 
+@pytest.mark.slow  # about 40 s
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path,
                                                            text_file):
     # A learning rate that grows by 10 per step: the loss explodes to NaN
@@ -238,6 +241,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path,
     assert all(np.isfinite(w).all() for w in last.get_weights())
 
 
+@pytest.mark.slow  # about 20 s; the language model's runs by default
 def test_classifier_trains_on_two_cpu_devices(tmp_path):
     from tests.training.test_classifier import write_examples
 
@@ -319,6 +323,7 @@ def test_the_clip_sees_the_whole_batch_on_two_replicas():
     assert keras_gap > 1e-4, keras_gap  # measured: 8e-4
 
 
+@pytest.mark.slow  # about 45 s; the classifier's runs by default
 def test_translation_trains_on_two_cpu_devices(tmp_path):
     from tests.training.test_translation import make_pairs, write_pairs
 

@@ -41,6 +41,18 @@ def write_chat(path, count=40, user="Say {i} twice."):
     return str(path)
 
 
+def write_bad_chat(folder):
+    """`write_chat`'s 40 lines with lines 3, 5 and 7 bad: invalid JSON, no
+    messages, an unknown role."""
+    lines = open(write_chat(folder / "chat.jsonl")).read().splitlines()
+    for number, line in ((3, "{not json"), (5, '{"text": "hi"}'), (
+            7, '{"messages": [{"role": "robot", "content": "x"}]}')):
+        lines[number - 1] = line
+    bad = folder / "bad.jsonl"
+    bad.write_text("\n".join(lines) + "\n")
+    return str(bad)
+
+
 def error_lines(result):
     """The lines of the refusal (TensorFlow may log lines of its own)."""
     return [line for line in result.stderr.splitlines()
@@ -52,6 +64,7 @@ def adapters(run_dir):
         return {name: arrays[name] for name in arrays.files}
 
 
+@pytest.mark.slow  # about 80 s; a killed run's resume: test_kill_anywhere.py
 def test_lora_run_holds_adapters_and_resumes_bit_for_bit(base, text,
                                                            tmp_path):
     arguments = ["--init", base, "--lora-rank", "4", "--lora-targets",
@@ -102,6 +115,7 @@ def test_a_lora_run_loads_adapted_and_exports_merged(base, text, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+@pytest.mark.slow  # about 30 s; LoRA runs by default
 def test_full_fine_tuning_trains_every_weight(base, text, tmp_path):
     out = tmp_path / "full"
     result = run("train", "--init", base, "--data", text, *SCHEDULE[:-2],
@@ -144,19 +158,20 @@ def test_chat_data_trains_and_names_bad_lines(base, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "assistant tokens" in result.stdout
 
-    bad = tmp_path / "bad.jsonl"
-    lines = open(chat).read().splitlines()
-    for number, line in ((3, "{not json"), (5, '{"text": "hi"}'), (
-            7, '{"messages": [{"role": "robot", "content": "x"}]}')):
-        lines[number - 1] = line
-    bad.write_text("\n".join(lines) + "\n")
-    arguments = ["train", "--init", base, "--data", str(bad), *SCHEDULE]
-    result = run(*arguments, "--out", str(tmp_path / "refused"))
+    bad = write_bad_chat(tmp_path)
+    result = run("train", "--init", base, "--data", bad, *SCHEDULE,
+                 "--out", str(tmp_path / "refused"))
     assert result.returncode != 0
     assert f"{bad}, line 3: invalid JSON" in result.stderr
     assert len(error_lines(result)) == 1, result.stderr
     assert not (tmp_path / "refused").exists()
-    result = run(*arguments, "--skip-bad-rows", "--epochs", "1",
+
+
+@pytest.mark.slow  # about 25 s
+def test_bad_chat_lines_can_be_skipped(base, tmp_path):
+    result = run("train", "--init", base, "--data", write_bad_chat(tmp_path),
+                 *SCHEDULE,
+                 "--skip-bad-rows", "--epochs", "1",
                  "--out", str(tmp_path / "skipped"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "skipped 3 of 40 lines" in result.stderr

@@ -69,6 +69,23 @@ KILLS = [
 ]
 
 
+def test_a_kill_inside_the_backup_resumes_to_the_same_weights(verses, whole,
+                                                              tmp_path):
+    # The default run's kill: epoch 2's backup weights cut, so the rerun
+    # resumes from epoch 1's backup. The test below kills inside each
+    # write in turn (slow).
+    run_dir = tmp_path / "run"
+    result = train(verses, run_dir, "backup:2")
+    assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
+    assert not (run_dir / "model.keras").exists()
+    result = train(verses, run_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Resuming {run_dir} at epoch 2." in result.stdout
+    assert "tfzoo: note:" not in result.stderr
+    assert_same_run(run_dir, whole)
+
+
+@pytest.mark.slow  # about 3 minutes: six runs
 def test_kills_inside_each_write_resume_to_the_same_weights(verses, whole,
                                                             tmp_path):
     run_dir = tmp_path / "run"
@@ -97,6 +114,7 @@ def kill_when(process, ready, delay):
     return process.wait(timeout=300)
 
 
+@pytest.mark.slow  # about 5 minutes
 def test_kills_at_spread_out_moments_resume_to_the_same_weights(
         verses, whole, tmp_path):
     run_dir = tmp_path / "run"

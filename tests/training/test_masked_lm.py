@@ -81,6 +81,7 @@ def verses(count, seed):
     return [VERSES[i] for i in rng.integers(len(VERSES), size=count)]
 
 
+@pytest.mark.slow  # about 90 s
 def test_mlm_loss_falls_and_a_classifier_starts_from_it(tmp_path, capsys):
     text = tmp_path / "verses.txt"
     text.write_text("\n".join(verses(600, 0)) + "\n", encoding="utf-8")

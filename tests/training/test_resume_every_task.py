@@ -60,6 +60,9 @@ def killed_in_epoch_two(arguments, run_dir, log_path):
         return process.wait(timeout=300)
 
 
+# About 5 minutes for the three; the language model's resume is in the
+# default run (test_kill_anywhere.py).
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["classifier", "masked_lm", "translation"])
 def test_a_run_killed_inside_an_epoch_resumes_bit_for_bit(task, tmp_path):
     arguments = [*task_arguments(task, tmp_path), *SCHEDULE]

@@ -79,6 +79,7 @@ def test_settings_take_the_presets_values():
         make_translation_settings("seq2seq", "a", "b", epochs=1, steps=2)
 
 
+@pytest.mark.slow  # about 70 s; the run-folder test below trains one
 def test_a_tiny_transformer_memorises_50_pairs(pairs_file, tmp_path):
     settings = tiny_settings(pairs_file, pairs_file, steps=300,
                              steps_per_epoch=100)
@@ -97,6 +98,7 @@ def test_a_tiny_transformer_memorises_50_pairs(pairs_file, tmp_path):
     assert copy["bleu"] < 20
 
 
+@pytest.mark.slow  # about 55 s; tests/test_cli_translation.py trains one
 def test_a_run_folder_and_its_samples(pairs_file, tmp_path):
     run_dir = str(tmp_path / "run")
     train(tiny_settings(pairs_file, pairs_file), run_dir, verbose=0,
