@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import make_text
 from tfzoo.text import CharTokenizer, build_tokenizer, decode, encode
+from tests.text.test_subword_tokenizer import without_normalization_map
 from tfzoo.text.subword_tokenizer import EXCLUDED_CHARACTERS
 
 SETTINGS = settings(max_examples=150, deadline=None,
@@ -63,3 +64,23 @@ def test_char_round_trip_inside_and_outside_the_vocabulary(seen, unseen):
     assert decode(tokenizer, encode(tokenizer, seen)) == seen
     expected = "".join(c if c in vocabulary else "\ufffd" for c in unseen)
     assert decode(tokenizer, encode(tokenizer, unseen)) == expected
+
+
+@functools.lru_cache(maxsize=None)
+def sentencepiece_processors():
+    """The subword model as trained (an empty normalization map) and as
+    tfzoo loads it (`with_explicit_identity_normalization`)."""
+    import sentencepiece
+
+    loaded = subword_tokenizer().proto
+    return (sentencepiece.SentencePieceProcessor(
+                model_proto=without_normalization_map(loaded)),
+            sentencepiece.SentencePieceProcessor(model_proto=loaded))
+
+
+@SETTINGS
+@given(st.one_of(TEXT.map(str.encode), st.binary(max_size=40)))
+def test_the_explicit_identity_map_gives_the_same_ids(text):
+    # Any bytes, malformed UTF-8 and "A" (the map's one rule) included.
+    as_trained, as_loaded = sentencepiece_processors()
+    assert as_loaded.encode(text + b"A") == as_trained.encode(text + b"A")

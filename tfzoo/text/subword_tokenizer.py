@@ -1,10 +1,12 @@
 """A SentencePiece subword tokenizer trained on the training text."""
 
+import functools
 import io
 import sys
 
 import keras_hub
 import sentencepiece
+from sentencepiece import sentencepiece_model_pb2
 
 # The characters that do not survive a round trip: SentencePiece writes
 # spaces as U+2581 ("▁") inside its pieces, so an U+2581 of the text comes
@@ -96,5 +98,67 @@ def _train_sentencepiece(chunks, model, vocabulary_size, model_type, pad_id):
 
 
 def subword_tokenizer_from_proto(proto):
-    """A keras-hub SentencePiece tokenizer from model bytes or a file path."""
-    return keras_hub.tokenizers.SentencePieceTokenizer(proto=proto)
+    """A keras-hub SentencePiece tokenizer from model bytes or a file path.
+
+    The model is given `with_explicit_identity_normalization` first, so that
+    building it writes nothing on stderr.
+    """
+    if isinstance(proto, str):
+        with open(proto, "rb") as f:
+            proto = f.read()
+    return keras_hub.tokenizers.SentencePieceTokenizer(
+        proto=with_explicit_identity_normalization(proto))
+
+
+@functools.cache
+def _identity_charsmap():
+    """A precompiled normalization map that changes nothing.
+
+    SentencePiece's builder refuses a rule that maps a character to itself,
+    so this builds the map of the one rule "A" -> "B" and then makes its
+    replacement "A": the map is `<trie size><trie of the keys><replacement
+    strings, each ending in NUL>`, and the replacements here are `B\\0`.
+    """
+    sentencepiece.set_min_log_level(2)  # the builder logs at INFO
+    try:
+        normalizer = sentencepiece.SentencePieceNormalizer(
+            norm_map=[("A", "B")])
+    finally:
+        sentencepiece.set_min_log_level(0)
+    spec = sentencepiece_model_pb2.NormalizerSpec()
+    spec.ParseFromString(normalizer.serialized_normalizer_spec())
+    charsmap = spec.precompiled_charsmap
+    if not charsmap.endswith(b"B\0"):
+        raise RuntimeError("SentencePiece's normalization map has a layout "
+                           "this tfzoo does not know")
+    return charsmap[:-2] + b"A\0"
+
+
+def with_explicit_identity_normalization(proto):
+    """The model bytes `proto` with a normalization map that changes
+    nothing, if it has none.
+
+    A SentencePiece model trained with `normalization_rule_name="identity"`
+    carries an empty map, and the SentencePiece inside tensorflow-text
+    writes `normalizer.cc(51) LOG(INFO) precompiled_charsmap is empty` to
+    file descriptor 2 each time such a model is loaded (a `translate`, an
+    export, TF Serving's start), below Python's reach. The map of the one
+    rule "A" -> "A" normalizes exactly as no map does: SentencePiece's
+    `Normalizer::NormalizePrefix` copies a character that no rule matches,
+    and writes U+FFFD for a malformed byte, either way. And it is not
+    empty. tests/text/test_subword_tokenizer.py checks that the ids are
+    the same.
+
+    Args:
+        proto: bytes, a serialized SentencePiece `ModelProto`.
+
+    Returns:
+        bytes: `proto` itself if it has a normalization map already, or its
+        copy with the map above.
+    """
+    model = sentencepiece_model_pb2.ModelProto()
+    model.ParseFromString(proto)
+    if model.normalizer_spec.precompiled_charsmap:
+        return proto
+    model.normalizer_spec.precompiled_charsmap = _identity_charsmap()
+    return model.SerializeToString()
