@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from tfzoo.console import is_chatter
+from tfzoo.console import is_chatter, without_chatter
 
 CUDART = (b"I0000 00:00:1796026898.577777   11799 cudart_stub.cc:31] Could "
           b"not find cuda drivers on your machine, GPU will not be used.\n")
@@ -39,6 +39,28 @@ ABSL = (b"WARNING: All log messages before absl::InitializeLog() is called "
 ])
 def test_is_chatter(line, level, expected):
     assert is_chatter(line, level) is expected
+
+
+@pytest.mark.parametrize("start", [
+    b"compiling the training step (step 1 waits for it)... ",
+    b"\r 2/3 [=======...] - 2s ", b"word:"])
+def test_a_native_line_after_an_unfinished_line_is_dropped(start):
+    # Seen in a translation run written to a file: SentencePiece's line
+    # came after "compiling the training step... ", in one read.
+    for chatter in (NORMALIZER, CUINIT, CUDART, ABSL):
+        assert without_chatter(start + chatter, 2) == start
+    assert without_chatter(start + OTHER_ERROR, 2) == start + OTHER_ERROR
+    assert without_chatter(start + NORMALIZER, 0) == start + NORMALIZER
+
+
+def test_an_unfinished_line_keeps_its_end(tmp_path):
+    result = run_quietly(f"""
+        sys.stderr.write("compiling the training step... ")
+        sys.stderr.flush()
+        os.write(2, {NORMALIZER!r})
+        print("step 1 took 18.9 s", file=sys.stderr)
+    """)
+    assert result.stderr == b"compiling the training step... step 1 took 18.9 s\n"
 
 
 def test_native_lines_are_filtered_and_the_rest_passes(tmp_path):

@@ -43,6 +43,13 @@ _NO_GPU = re.compile(
 # out to be one of the above; anything else (a progress bar redrawn with
 # "\r") passes at once.
 _MAYBE_CHATTER = re.compile(rb"^([IWEF]\d|WARNING: All|[\w.\-/]+\.cc\()")
+# Where a native line starts inside another: native code writes its lines
+# whole, but one can land after the start of a line Python has not ended
+# yet ("compiling the training step... ", a bar redrawn with "\r"), and the
+# filter can read both in one go. (A file name glued to the text before it
+# takes that text's last word with it.)
+_NATIVE_START = re.compile(rb"[IWEF]\d{4} |WARNING: All log messages before "
+                           rb"absl|[\w.\-/]+\.cc\(\d+\) LOG")
 
 
 def is_chatter(line, min_level):
@@ -56,6 +63,18 @@ def is_chatter(line, min_level):
         return False
     return (_SEVERITIES.index(match.group(1)) < min_level
             or (min_level > 0 and bool(_NO_GPU.search(line))))
+
+
+def without_chatter(line, min_level):
+    """`line` (one line, its newline included) less the chatter in it: the
+    whole line if it is chatter (`is_chatter`), or the part from where a
+    chatter line starts inside it (see `_NATIVE_START`)."""
+    if is_chatter(line, min_level):
+        return b""
+    for match in _NATIVE_START.finditer(line, 1):
+        if is_chatter(line[match.start():], min_level):
+            return line[:match.start()]
+    return line
 
 
 def min_log_level():
@@ -128,13 +147,12 @@ def filter_lines(min_level, source=0, target=1):
         if not data:
             break
         *lines, pending = (pending + data).split(b"\n")
-        out = b"".join(line + b"\n" for line in lines
-                       if not is_chatter(line + b"\n", min_level))
+        out = b"".join(without_chatter(line + b"\n", min_level)
+                       for line in lines)
         if pending and not _MAYBE_CHATTER.match(pending):
             out, pending = out + pending, b""
         _write(target, out)
-    if not is_chatter(pending, min_level):
-        _write(target, pending)
+    _write(target, without_chatter(pending, min_level))
 
 
 def _write(target, data):
