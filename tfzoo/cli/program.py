@@ -5,7 +5,8 @@ import os
 import sys
 
 from tfzoo.cli import (chat, classify, evaluate, export, generate,
-                       import_pretrained, plot, train, translate)
+                       import_pretrained, plot, tensorboard, train,
+                       translate)
 from tfzoo.cli.common import PROGRAM, Parser
 from tfzoo.console import quiet_native_logs
 from tfzoo.data.sources import check_data_dir
@@ -13,8 +14,8 @@ from tfzoo.data.sources import check_data_dir
 # Keep TensorFlow's start-up chatter off the terminal unless asked for.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-COMMANDS = (train, evaluate, generate, chat, translate, classify, plot,
-            export, import_pretrained)
+COMMANDS = (train, tensorboard, evaluate, generate, chat, translate,
+            classify, plot, export, import_pretrained)
 
 
 def build_parser():

@@ -1,0 +1,72 @@
+"""`tfzoo tensorboard`: serves a run's logs, quietly, until Ctrl+C."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import tensorflow as tf
+
+from tfzoo.cli.tensorboard import logdir_flag
+
+
+def make_logged_run(run_dir):
+    """A run folder whose logs hold one scalar, `epoch_loss`."""
+    os.makedirs(run_dir)
+    with open(os.path.join(run_dir, "run.json"), "w") as f:
+        json.dump({"task": "language_model"}, f)
+    writer = tf.summary.create_file_writer(os.path.join(run_dir, "logs",
+                                                        "train"))
+    with writer.as_default():
+        tf.summary.scalar("epoch_loss", 2.5, step=0)
+    writer.close()
+    return str(run_dir)
+
+
+def test_serves_the_runs_logs_and_writes_nothing_else(tmp_path):
+    run_dir = make_logged_run(tmp_path / "run")
+    environment = {k: v for k, v in os.environ.items()
+                   if k != "TF_CPP_MIN_LOG_LEVEL"}
+    board = subprocess.Popen(
+        [sys.executable, "-m", "tfzoo.cli", "tensorboard", "--run", run_dir,
+         "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment)
+    try:
+        line = board.stderr.readline().decode()  # its first line: the URL
+        url = re.search(r"http://\S+/", line)
+        assert url, line
+        tags = {}
+        for _ in range(60):  # the logs are read a moment after the start
+            with urllib.request.urlopen(
+                    url.group(0) + "data/plugin/scalars/tags") as response:
+                tags = json.load(response)
+            if tags:
+                break
+            time.sleep(1)
+        assert "epoch_loss" in tags["train"]
+    finally:
+        board.send_signal(signal.SIGINT)  # Ctrl+C
+        out, err = board.communicate(timeout=60)
+    assert board.returncode == 0
+    # Neither TensorFlow's start-up lines nor TensorBoard's notes.
+    assert (line + err.decode()).strip().splitlines() == [line.strip()]
+    assert out == b""
+
+
+def test_several_runs_are_named_by_their_folders():
+    assert logdir_flag(["runs/a/"]) == ["--logdir=runs/a/logs"]
+    assert logdir_flag(["runs/a", "old/b"]) == [
+        "--logdir_spec=a:runs/a/logs,b:old/b/logs"]
+
+
+def test_a_folder_that_is_no_run_is_a_one_line_error(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "tfzoo.cli", "tensorboard", "--run",
+         str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"tfzoo: error: {tmp_path} is not a tfzoo run folder (no run.json)"]
