@@ -136,6 +136,7 @@ def train(task, settings, run_dir, data_dir=None, overwrite=False,
         train_data, validation_data = task.datasets(
             settings, examples, preprocessor, batch_size, steps_per_epoch)
         train_data = resume_stream(train_data, first_epoch, steps_per_epoch)
+        validation_data = with_known_length(validation_data)
     with strategy.scope(), precision_policy(settings.get(
             "precision", "float32")), announce("building the model",
                                                verbose=say):
@@ -229,6 +230,19 @@ def schedule_line(epochs, steps_per_epoch, total_steps):
     last = total_steps - (epochs - 1) * steps_per_epoch
     return (f"{total_steps} steps: {epochs_of(epochs - 1)} x "
             f"{steps_per_epoch} and 1 x {last}")
+
+
+def with_known_length(dataset):
+    """`dataset` (finite) with its number of batches known to tf.data,
+    counted once if it is not (length buckets, filters). Keras reads a
+    dataset of unknown length to its end at each validation and then warns
+    "Your input ran out of data; interrupting training", which is not so.
+    Counting runs the input pipeline once, not the model."""
+    if (dataset is None or int(dataset.cardinality())
+            != tf.data.UNKNOWN_CARDINALITY):
+        return dataset
+    count = int(dataset.reduce(0, lambda count, _: count + 1))
+    return dataset.apply(tf.data.experimental.assert_cardinality(count))
 
 
 def resume_stream(dataset, first_epoch, steps_per_epoch):
