@@ -25,6 +25,11 @@ OTHER_ERROR = (b"E0000 00:00:1796026947.5   12072 op_kernel.cc:1830] "
                b"OP_REQUIRES failed\n")
 ABSL = (b"WARNING: All log messages before absl::InitializeLog() is called "
         b"are written to STDERR\n")
+# Seen on every classifier's training and `classify`.
+ONEDNN_INT64 = (b"E0000 00:00:1796545315.443491   17990 util.cc:131] oneDNN "
+                b"supports DT_INT64 only on platforms with AVX-512. Falling "
+                b"back to the default Eigen-based implementation if "
+                b"present.\n")
 
 
 @pytest.mark.parametrize("line, level, expected", [
@@ -34,6 +39,7 @@ ABSL = (b"WARNING: All log messages before absl::InitializeLog() is called "
     (OTHER_ERROR, 2, False), (OTHER_ERROR, 3, True),
     (DRIVER, 2, False), (FATAL, 3, False),
     (ABSL, 2, True), (ABSL, 0, False),
+    (ONEDNN_INT64, 2, True), (ONEDNN_INT64, 0, False),
     (b"tfzoo: error: no such file\n", 3, False),
     (b"Traceback (most recent call last):\n", 3, False),
 ])

@@ -12,8 +12,9 @@ progress bars included, except:
 - native log lines below the level `TF_CPP_MIN_LOG_LEVEL` asks for (the
   `tfzoo` command sets 2: warnings and errors of Python and TensorFlow's
   own errors still show), and,
-- unless it is 0, the lines that only say this machine has no GPU
-  (tfzoo's banner names the devices it trains on).
+- unless it is 0, the error lines that are no error: those that only say
+  this machine has no GPU (tfzoo's banner names the devices it trains
+  on), and oneDNN's note that an int64 op runs on TensorFlow's kernel.
 
 A fatal line (`F...`) always passes. The filter is a process of its own,
 so it drains the pipe even after the command crashes, and its last lines
@@ -23,6 +24,7 @@ still reach the terminal.
 import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -33,12 +35,16 @@ _SENTENCEPIECE_LOG = re.compile(rb"^[\w.\-/]+\.cc\(\d+\) LOG\(([IWEF])")
 _SEVERITIES = b"IWEF"  # index = the TF_CPP_MIN_LOG_LEVEL that keeps it
 _ABSL_PREAMBLE = (b"WARNING: All log messages before absl::InitializeLog() "
                   b"is called are written to STDERR")
-# What a machine without a GPU (or its driver) is told at every start.
-_NO_GPU = re.compile(
+# Error lines that are no error: what a machine without a GPU (or its
+# driver) is told at every start, and oneDNN saying that it leaves an
+# int64 op (a classifier's token ids) to TensorFlow's own kernel.
+_NO_ERROR = re.compile(
     rb"Could not find cuda drivers on your machine|"
     rb"failed call to cuInit: .*UNKNOWN ERROR \(303\)|"
     rb"kernel driver does not appear to be running on this host|"
-    rb"no NVIDIA GPU device is present")
+    rb"no NVIDIA GPU device is present|"
+    rb"oneDNN supports DT_INT64 only on platforms with AVX-512\. Falling "
+    rb"back to the default Eigen-based implementation")
 # A line that has not ended yet is held back only while it may still turn
 # out to be one of the above; anything else (a progress bar redrawn with
 # "\r") passes at once.
@@ -62,7 +68,7 @@ def is_chatter(line, min_level):
     if not match or match.group(1) == b"F":
         return False
     return (_SEVERITIES.index(match.group(1)) < min_level
-            or (min_level > 0 and bool(_NO_GPU.search(line))))
+            or (min_level > 0 and bool(_NO_ERROR.search(line))))
 
 
 def without_chatter(line, min_level):
@@ -168,4 +174,7 @@ def _write(target, data):
 
 
 if __name__ == "__main__":
+    # Ctrl+C reaches every process of the terminal's group: the command
+    # answers it, and the filter goes on until the command's last line.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     filter_lines(int(sys.argv[1]))

@@ -4,6 +4,8 @@ TensorFlow."""
 import subprocess
 import sys
 
+import pytest
+
 from tfzoo import __version__
 from tfzoo.choices import DEFAULT_NEW_TOKENS
 from tfzoo.cli import build_parser
@@ -23,3 +25,45 @@ def test_generate_help_shows_the_default_length():
     help = " ".join(generate.format_help().split())
     assert ("(default: 200 for character models, 100 for subword ones)"
             in help)
+
+
+def test_ctrl_c_is_one_line(monkeypatch, capsys):
+    from tfzoo.cli import main
+    from tfzoo.cli import plot as plot_command
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plot_command, "plot", interrupted)
+    assert main(["plot", "--run", "runs/any"]) == 130
+    assert capsys.readouterr().err == "\ntfzoo: interrupted\n"
+
+
+@pytest.mark.slow  # about 50 s; test_ctrl_c_is_one_line runs by default
+def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path, text_file,
+                                                capsys):
+    import os
+    import signal
+
+    from tests.test_cli import QUICK
+    from tfzoo.cli import main
+
+    run = str(tmp_path / "run")
+    argv = ["train", "--model", "gpt", "--preset", "gpt-tiny", "--data",
+            text_file, "--steps", "20", "--steps-per-epoch", "5",
+            "--no-xla", "--out", run, *QUICK]
+    training = subprocess.Popen(
+        [sys.executable, "-m", "tfzoo.cli", *argv], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True)
+    for line in training.stdout:  # epoch 3 starts: epoch 2 is backed up
+        if line.startswith("Epoch 3/"):
+            break
+    os.killpg(training.pid, signal.SIGINT)  # Ctrl+C, filter included
+    _, err = training.communicate(timeout=120)
+    assert training.returncode == 130
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        "tfzoo: interrupted; the same command resumes the run")
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert f"Resuming {run} at epoch 3." in capsys.readouterr().out

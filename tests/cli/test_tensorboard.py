@@ -34,7 +34,8 @@ def test_serves_the_runs_logs_and_writes_nothing_else(tmp_path):
     board = subprocess.Popen(
         [sys.executable, "-m", "tfzoo.cli", "tensorboard", "--run", run_dir,
          "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment,
+        start_new_session=True)
     try:
         line = board.stderr.readline().decode()  # its first line: the URL
         url = re.search(r"http://\S+/", line)
@@ -49,7 +50,9 @@ def test_serves_the_runs_logs_and_writes_nothing_else(tmp_path):
             time.sleep(1)
         assert "epoch_loss" in tags["train"]
     finally:
-        board.send_signal(signal.SIGINT)  # Ctrl+C
+        # Ctrl+C: to the whole group, as a terminal sends it (the stderr
+        # filter's process included).
+        os.killpg(board.pid, signal.SIGINT)
         out, err = board.communicate(timeout=60)
     assert board.returncode == 0
     # Neither TensorFlow's start-up lines nor TensorBoard's notes.

@@ -81,6 +81,11 @@ def main(argv=None):
     except (ValueError, OSError) as error:
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        resume = ("; the same command resumes the run"
+                  if args.command_name == "train" else "")
+        print(f"\n{PROGRAM}: interrupted{resume}", file=sys.stderr)
+        return 130  # 128 + SIGINT, as shells report it
     except RuntimeError as error:
         from tfzoo.training.callbacks import TrainingDiverged
         from tfzoo.training.distribute import WorkerLost
