@@ -71,6 +71,7 @@ def test_training_progress_written_to_a_file_is_plain_lines(capsys):
               callbacks=[TrainingProgress(interactive=False)])
     out = capsys.readouterr().out
     assert "\r" not in out and "\x1b" not in out and "\b" not in out
+    assert "\u2501" not in out  # the bar: nothing to see without colours
     lines = out.splitlines()
     assert lines[0].startswith("Epoch 1/2")
     assert lines[1].startswith("compiling the training step")
@@ -146,5 +147,29 @@ def test_an_epoch_stopped_early_ends_at_the_steps_it_ran(capsys):
     x = np.zeros((40, 2), "float32")
     model.fit(x, x[:, :1], batch_size=4, epochs=1, verbose=1, callbacks=[
         StopAfterThree(), TrainingProgress(interactive=False)])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1].startswith("3/3 "), lines
+
+
+def test_an_epoch_cut_short_by_the_last_step_counts_to_it(capsys):
+    # --steps 13 with epochs of 10 steps: epoch 2's bar counts to 3 (its
+    # time left too), not to 10.
+    import keras
+
+    from tfzoo.training.lifecycle import StopAtStep
+
+    targets = []
+
+    class Targets(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            targets.append(progress.progbar.target)
+
+    progress = TrainingProgress(interactive=False, last_step=13)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x = np.zeros((40, 2), "float32")
+    model.fit(x, x[:, :1], batch_size=4, epochs=2, verbose=1,
+              callbacks=[StopAtStep(13), progress, Targets()])
+    assert targets == [10] * 10 + [3] * 3
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1].startswith("3/3 "), lines

@@ -31,6 +31,9 @@ ANNOUNCE_DELAY = 3.0
 SLOW_STEP_FACTOR = 5.0
 SLOW_STEP_SECONDS = 1.0
 _TERMINAL_CONTROL = re.compile(r"\x1b\[[0-9;]*m|[\b\r]")
+# Keras' bar, which says nothing once its colours are gone (its done and
+# to-do parts are the same character).
+_BAR = re.compile(r" [\u2501=.>]{10,} ")
 
 
 def is_terminal(stream):
@@ -79,7 +82,8 @@ class _Progbar(keras.utils.Progbar):
         buffer = io.StringIO()
         with contextlib.redirect_stdout(buffer):
             super().update(current, values, finalize)
-        text = _TERMINAL_CONTROL.sub("", buffer.getvalue()).strip("\n")
+        text = _BAR.sub(" ", _TERMINAL_CONTROL.sub("", buffer.getvalue())
+                        ).strip("\n")
         if text:
             print(text, flush=True)
 
@@ -235,17 +239,23 @@ class TrainingProgress(keras.callbacks.ProgbarLogger):
       step that has run that long says so while it runs, and then how
       long it took;
     - writes plain lines, every `PLAIN_INTERVAL` seconds and at each
-      epoch's end, when stdout is not a terminal (`interactive`).
+      epoch's end, when stdout is not a terminal (`interactive`);
+    - counts an epoch that `last_step` cuts short to the steps it will
+      run, not to the epoch's.
 
     Args:
         slow_step: str or `None`; what a slow step is doing.
         interactive: bool or `None` (whether stdout is a terminal).
+        last_step: int or `None`; the step (counted from the run's start,
+            1-based) after which training stops, e.g. `--steps`.
     """
 
-    def __init__(self, slow_step=None, interactive=None):
+    def __init__(self, slow_step=None, interactive=None, last_step=None):
         super().__init__()
         self.slow_step = slow_step
         self.interactive = interactive
+        self.last_step = last_step
+        self.steps_per_epoch = None
         self.compiled = False
         self.step_seconds = []  # of the steps that compiled nothing
         self.announcement = None  # of the step running, if it may be slow
@@ -254,6 +264,17 @@ class TrainingProgress(keras.callbacks.ProgbarLogger):
         super().on_train_begin(logs)
         if self.interactive is None:
             self.interactive = is_terminal(sys.stdout)
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.steps_per_epoch = params["steps"]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.last_step is not None and self.steps_per_epoch:
+            self.target = max(1, min(
+                self.steps_per_epoch,
+                self.last_step - epoch * self.steps_per_epoch))
+        super().on_epoch_begin(epoch, logs)
 
     def _maybe_init_progbar(self):
         if self.progbar is None:

@@ -165,7 +165,8 @@ def train(task, settings, run_dir, data_dir=None, overwrite=False,
         extra.append(StopAtStep(total_steps))
     fit_and_save(model, run_dir, train_data, validation_data, epochs,
                  steps_per_epoch, [*extra, *callbacks], verbose, strategy,
-                 slow_step=getattr(task, "SLOW_STEP", None))
+                 slow_step=getattr(task, "SLOW_STEP", None),
+                 last_step=total_steps)
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         print(f"{worker_name(strategy)}: final weights "
               f"sha256 {weights_digest(model)}")
@@ -371,10 +372,11 @@ def run_callbacks(run_dir, extra=(), chief=True):
 
 def fit_and_save(model, run_dir, train_data, validation_data, epochs,
                  steps_per_epoch, callbacks=(), verbose="auto",
-                 strategy=None, slow_step=None):
+                 strategy=None, slow_step=None, last_step=None):
     """`model.fit` with the run folder's callbacks (`callbacks` among them,
     before TensorBoard) and tfzoo's progress bar (`TrainingProgress`, told
-    `slow_step`, unless `callbacks` hold a `ProgbarLogger`), then
+    `slow_step` and `last_step`, unless `callbacks` hold a
+    `ProgbarLogger`), then
     `model.keras`, written by the chief only.
 
     Raises:
@@ -386,7 +388,7 @@ def fit_and_save(model, run_dir, train_data, validation_data, epochs,
     everything = run_callbacks(run_dir, list(callbacks), chief)
     if not any(isinstance(callback, keras.callbacks.ProgbarLogger)
                for callback in everything):
-        everything.append(TrainingProgress(slow_step))
+        everything.append(TrainingProgress(slow_step, last_step=last_step))
     try:
         with reporting_lost_workers(strategy):
             model.fit(
