@@ -101,7 +101,9 @@ def test_train_then_eval(tmp_path, text_file, capsys):
     assert main(["train", "--model", "gpt", "--preset", "gpt-tiny", "--data",
                  text_file, "--steps", "30", "--steps-per-epoch", "15",
                  "--out", run, *QUICK]) == 0
-    assert "already complete" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "already complete" in out and "Model saved" not in out
+    assert f"The model is in {run}/model.keras; generate with:" in out
     assert os.path.getmtime(os.path.join(run, "model.keras")) == before
 
 

@@ -212,17 +212,20 @@ def train(args):
     from tfzoo.tasks import catalog
 
     settings = catalog.make_settings(model, **settings)
+    task = catalog.task_for(model)
+    saved = os.path.join(args.out, model_file(settings))
+    done_before = os.path.exists(saved) and not args.overwrite
+    if task.COUNTED:
+        saved = args.out
     run = catalog.train(
         settings, args.out, data_dir=args.data_dir,
         overwrite=bool(args.overwrite), strategy=strategy,
         **({} if args.sample_every is None
            else {"sample_every": args.sample_every}))
-    task = catalog.task_for(model)
-    saved = args.out if task.COUNTED else os.path.join(
-        args.out, model_file(run.settings))
+    where = f"The model is in {saved}" if done_before else (
+        f"\nModel saved to {saved}")
     if run.sample is not None:
-        print(f"\nModel saved to {saved}. A sample:\n\n{run.sample}\n")
+        print(f"{where}. A sample:\n\n{run.sample}\n")
     else:
-        print(f"\nModel saved to {saved}; "
-              + task.NEXT_STEP.format(run=args.out))
+        print(f"{where}; " + task.NEXT_STEP.format(run=args.out))
 
