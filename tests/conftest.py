@@ -182,7 +182,12 @@ def make_pretrained_run(run_dir, seed=0, merges=None):
     return str(run_dir)
 
 
-def imports_of_command(argv, modules=("matplotlib",)):
+# What `generate`, `translate` and `classify` do not use: plots, BLEU,
+# dataset downloads.
+UNUSED_BY_INFERENCE = ("matplotlib", "sacrebleu", "tensorflow_datasets")
+
+
+def imports_of_command(argv, modules=UNUSED_BY_INFERENCE):
     """Runs `tfzoo ARGV` in a fresh process (stderr a file, as under CI);
     returns which of `modules` it imported, and its stdout."""
     code = ("import json, sys\n"

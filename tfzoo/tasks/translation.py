@@ -16,7 +16,6 @@ from typing import NamedTuple
 
 import keras
 import keras_hub
-import sacrebleu
 
 from tfzoo.data.parallel import (ParallelText, count_tokens, encode_pairs,
                                  read_parallel, translation_dataset)
@@ -344,6 +343,8 @@ def _labelled(progress, name):
 def translation_scores(sources, translations, references):
     """sacrebleu's corpus BLEU and chrF of `translations` against one
     reference each, and the share of placeholders kept."""
+    import sacrebleu  # here: translate, generate and classify need none
+
     bleu = sacrebleu.metrics.BLEU()
     chrf = sacrebleu.metrics.CHRF()
     kept, total = placeholder_share(sources, translations)
