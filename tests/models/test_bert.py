@@ -127,13 +127,17 @@ def test_missing_tensor_is_named(tmp_path):
         from_hf_checkpoint(folder)
 
 
-def test_config_that_does_not_fit_the_weights_is_named(tmp_path):
-    folder = write_hf_checkpoint(tmp_path / "bert")
+def change_config(folder, **changes):
+    """Rewrites the checkpoint's config.json with `changes`."""
     with open(os.path.join(folder, "config.json")) as f:
         config = json.load(f)
-    config["intermediate_size"] = 80
     with open(os.path.join(folder, "config.json"), "w") as f:
-        json.dump(config, f)
+        json.dump({**config, **changes}, f)
+
+
+def test_config_that_does_not_fit_the_weights_is_named(tmp_path):
+    folder = write_hf_checkpoint(tmp_path / "bert")
+    change_config(folder, intermediate_size=80)
     with pytest.raises(ValueError, match=r"intermediate\.dense\.weight has "
                        r"shape \(64, 32\), which does not fit"):
         from_hf_checkpoint(folder)
@@ -209,3 +213,16 @@ def test_masked_lm_head_is_tied_to_the_token_embedding():
     before = keras.ops.convert_to_numpy(embeddings)
     keras.optimizers.SGD(1.0).apply([gradient], [embeddings])
     assert not np.allclose(keras.ops.convert_to_numpy(embeddings), before)
+
+
+@pytest.mark.parametrize("prefix", ["", "bert."])
+def test_a_config_of_other_sizes_is_refused_from_its_header(tmp_path,
+                                                           prefix):
+    from tfzoo.models.bert_checkpoint import check_hf_checkpoint
+
+    folder = write_hf_checkpoint(tmp_path / "bert", prefix=prefix)
+    check_hf_checkpoint(folder)  # fits
+    change_config(folder, hidden_size=48)
+    with pytest.raises(ValueError, match=r"word_embeddings\.weight has shape "
+                       r"\(\d+, \d+\), which does not fit the sizes"):
+        check_hf_checkpoint(folder)

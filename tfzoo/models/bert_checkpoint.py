@@ -17,6 +17,7 @@ from tfzoo.models.bert import BertEncoder
 FILES = ("config.json", "model.safetensors", "vocab.txt")
 _SKIPPED_PREFIXES = ("cls.", "classifier.")
 _SKIPPED_NAMES = ("embeddings.position_ids",)
+_EMBEDDINGS = "embeddings.word_embeddings.weight"
 # Hugging Face's names of the MLP activation.
 ACTIVATIONS = {"gelu": "gelu", "gelu_new": gelu_approximate,
                "gelu_pytorch_tanh": gelu_approximate}
@@ -51,6 +52,27 @@ def read_hf_config(folder):
         }
     except KeyError as error:
         raise ValueError(f"{folder}/config.json lacks {error}") from None
+
+
+def check_hf_checkpoint(folder):
+    """Reads a checkpoint's config and the shape of its token embeddings
+    (not the tensors), so that a wrong folder is refused before anything
+    slow: `ValueError` for missing files, an unsupported config, or
+    embeddings whose shape does not fit `vocab_size` and `hidden_size`.
+    `from_hf_checkpoint` checks every tensor."""
+    from safetensors import safe_open
+
+    config = read_hf_config(folder)
+    expected = (config["vocabulary_size"], config["hidden_dim"])
+    with safe_open(os.path.join(folder, "model.safetensors"),
+                   framework="numpy") as tensors:
+        for name in tensors.keys():
+            if name.removeprefix("bert.") == _EMBEDDINGS:
+                shape = tuple(tensors.get_slice(name).get_shape())
+                if shape != expected:
+                    raise ValueError(
+                        f"{folder}: {_EMBEDDINGS} has shape {shape}, which "
+                        "does not fit the sizes in config.json")
 
 
 def from_hf_checkpoint(folder, **overrides):

@@ -26,6 +26,7 @@ from tfzoo.data.labelled import (LabelledText, classification_dataset,
 from tfzoo.models import (BertClassifier, BertEncoder, LSTMClassifier,
                           from_hf_checkpoint)
 from tfzoo.models.bert_checkpoint import FILES as CHECKPOINT_FILES
+from tfzoo.models.bert_checkpoint import check_hf_checkpoint
 from tfzoo.models.model_cache import ModelCache
 from tfzoo.presets import DEFAULT_PRESETS, get_preset
 from tfzoo.progress import ProgressBars
@@ -168,6 +169,7 @@ def make_preprocessor(settings, data):
     if init:
         if _is_run(init):
             return load_saved_preprocessor(init, length)
+        _check_checkpoint_folder(init)  # before the slow steps
         return BertPreprocessor.from_checkpoint(init, length)
     return BertPreprocessor.from_texts(
         data.train.texts + (data.train.pairs or []),
@@ -402,6 +404,20 @@ def _is_run(folder):
     return os.path.isfile(os.path.join(folder, RUN_FILE))
 
 
+def _check_checkpoint_folder(init):
+    """`ValueError` unless the folder `init` holds a Hugging Face BERT
+    checkpoint's files (`CHECKPOINT_FILES`) whose config fits its token
+    embeddings (`check_hf_checkpoint`)."""
+    if not os.path.isdir(init):
+        raise ValueError(f"--init {init}: no such folder")
+    if not all(os.path.isfile(os.path.join(init, f))
+               for f in CHECKPOINT_FILES):
+        raise ValueError(
+            f"--init {init} is neither a tfzoo run nor a Hugging Face "
+            f"checkpoint ({', '.join(CHECKPOINT_FILES)})")
+    check_hf_checkpoint(init)
+
+
 def _pretrained_encoder(settings):
     """The encoder of `settings["init"]`: a tfzoo classifier or MLM run's,
     or a Hugging Face BERT checkpoint's.
@@ -418,13 +434,7 @@ def _pretrained_encoder(settings):
         if not hasattr(model, "encoder"):
             raise ValueError(f"--init {init} is not a BERT run")
         return model.encoder
-    if not os.path.isdir(init):
-        raise ValueError(f"--init {init}: no such folder")
-    if not all(os.path.isfile(os.path.join(init, f))
-               for f in CHECKPOINT_FILES):
-        raise ValueError(
-            f"--init {init} is neither a tfzoo run nor a Hugging Face "
-            f"checkpoint ({', '.join(CHECKPOINT_FILES)})")
+    _check_checkpoint_folder(init)
     encoder = from_hf_checkpoint(init, dropout=settings["dropout"])
     if settings["max_sequence_length"] > encoder.max_sequence_length:
         raise ValueError(
