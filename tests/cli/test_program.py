@@ -1,6 +1,7 @@
 """`tfzoo --version` and `tfzoo generate`'s default length, read without
 TensorFlow."""
 
+import os
 import subprocess
 import sys
 
@@ -39,10 +40,31 @@ def test_ctrl_c_is_one_line(monkeypatch, capsys):
     assert capsys.readouterr().err == "\ntfzoo: interrupted\n"
 
 
+def test_ctrl_c_says_where_the_same_command_goes_on(tmp_path, monkeypatch,
+                                                   capsys):
+    from tfzoo.cli import main
+    from tfzoo.cli import train as train_command
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_command, "train", interrupted)
+    run = str(tmp_path / "run")
+    argv = ["train", "--data", "any.txt", "--out", run]
+    assert main(argv) == 130
+    assert capsys.readouterr().err == ("\ntfzoo: interrupted; no epoch had "
+                                       "ended: the same command starts the "
+                                       "run again\n")
+    monkeypatch.setattr(train_command, "backup_epoch", lambda run_dir: 2)
+    os.makedirs(run)
+    assert main(argv) == 130
+    assert capsys.readouterr().err.endswith(
+        "; the same command resumes the run at epoch 3\n")
+
+
 @pytest.mark.slow  # about 50 s; test_ctrl_c_is_one_line runs by default
 def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path, text_file,
                                                 capsys):
-    import os
     import signal
 
     from tests.test_cli import QUICK
@@ -63,7 +85,7 @@ def test_ctrl_c_is_one_line_and_the_run_resumes(tmp_path, text_file,
     assert training.returncode == 130
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1] == (
-        "tfzoo: interrupted; the same command resumes the run")
+        "tfzoo: interrupted; the same command resumes the run at epoch 3")
     capsys.readouterr()
     assert main(argv) == 0
     assert f"Resuming {run} at epoch 3." in capsys.readouterr().out

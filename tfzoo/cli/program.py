@@ -82,9 +82,9 @@ def main(argv=None):
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        resume = ("; the same command resumes the run"
-                  if args.command_name == "train" else "")
-        print(f"\n{PROGRAM}: interrupted{resume}", file=sys.stderr)
+        after = (train.after_interrupt(args.out)
+                 if args.command_name == "train" else "")
+        print(f"\n{PROGRAM}: interrupted{after}", file=sys.stderr)
         return 130  # 128 + SIGINT, as shells report it
     except RuntimeError as error:
         from tfzoo.training.callbacks import TrainingDiverged

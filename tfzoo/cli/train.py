@@ -13,7 +13,7 @@ import os
 
 from tfzoo.choices import MODELS, TASKS, task_of
 from tfzoo.cli.common import add_command, positive_int
-from tfzoo.runs.run_folder import model_file
+from tfzoo.runs.run_folder import backup_epoch, model_file
 from tfzoo.train_options import (REQUIRED, TRAIN_OPTIONS, describe_default,
                                  resolve_settings)
 
@@ -229,3 +229,11 @@ def train(args):
     else:
         print(f"{where}; " + task.NEXT_STEP.format(run=args.out))
 
+
+def after_interrupt(run_dir):
+    """What the same command does after Ctrl+C stopped a training run in
+    `run_dir`, as the end of the line that says so."""
+    epoch = backup_epoch(run_dir) if os.path.isdir(run_dir) else 0
+    if epoch:
+        return f"; the same command resumes the run at epoch {epoch + 1}"
+    return "; no epoch had ended: the same command starts the run again"
