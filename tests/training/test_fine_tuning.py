@@ -218,6 +218,7 @@ def test_init_at_a_classifier_run_refused(text, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow  # about 25 s; the other refusals of --init run by default
 def test_a_base_with_another_tokenizer_is_refused_on_resume(text, tmp_path):
     base = make_pretrained_run(tmp_path / "base")
     arguments = ["--init", base, "--lora-rank", "2", "--data", text,
