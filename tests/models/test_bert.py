@@ -226,3 +226,14 @@ def test_a_config_of_other_sizes_is_refused_from_its_header(tmp_path,
     with pytest.raises(ValueError, match=r"word_embeddings\.weight has shape "
                        r"\(\d+, \d+\), which does not fit the sizes"):
         check_hf_checkpoint(folder)
+
+
+def test_a_file_that_is_not_safetensors_is_named(tmp_path):
+    from tfzoo.models.bert_checkpoint import check_hf_checkpoint
+
+    folder = write_hf_checkpoint(tmp_path / "bert")
+    with open(os.path.join(folder, "model.safetensors"), "wb") as f:
+        f.write(b"<html>not found</html>")
+    with pytest.raises(ValueError, match=r"model\.safetensors is not a "
+                       r"safetensors file"):
+        check_hf_checkpoint(folder)

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import make_text
-from tfzoo.text import CharTokenizer, build_tokenizer, decode, encode
 from tests.text.test_subword_tokenizer import without_normalization_map
+from tfzoo.text import CharTokenizer, build_tokenizer, decode, encode
 from tfzoo.text.subword_tokenizer import EXCLUDED_CHARACTERS
 
 SETTINGS = settings(max_examples=150, deadline=None,

@@ -82,7 +82,7 @@ def main(argv=None):
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        after = (train.after_interrupt(args.out)
+        after = (train.after_interrupt(args)
                  if args.command_name == "train" else "")
         print(f"\n{PROGRAM}: interrupted{after}", file=sys.stderr)
         return 130  # 128 + SIGINT, as shells report it

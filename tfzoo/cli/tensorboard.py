@@ -1,8 +1,8 @@
 """`tfzoo tensorboard`: TensorBoard on run folders, without its start-up
 chatter."""
 
-import importlib.util
 import os
+import socket
 
 from tfzoo.cli.common import add_command, check_run_folder_exists
 
@@ -26,19 +26,28 @@ def add_parser(subparsers):
 
 def tensorboard(args):
     """The handler: TensorBoard's own program, run in this process (so the
-    `tfzoo` command's stderr filter sees what TensorFlow writes)."""
+    `tfzoo` command's stderr filter sees what TensorFlow writes).
+
+    Raises:
+        ValueError: a folder that is no run, or a run with no logs (n-gram
+            and imported runs write none).
+        OSError: the port is taken, or TensorBoard stopped with an error.
+    """
     for run_dir in args.run:
         check_run_folder_exists(run_dir)
+        if not os.path.isdir(os.path.join(run_dir, "logs")):
+            raise ValueError(f"{run_dir} has no TensorBoard logs (n-gram and "
+                             "imported runs write none)")
+    check_port_is_free(args.host, args.port)
     from tensorboard import default, program
 
-    # The fast loader when it is installed, named, so that TensorBoard does
-    # not print its "experimental fast data loading" note.
-    fast = importlib.util.find_spec("tensorboard_data_server") is not None
     board = program.TensorBoard(plugins=default.get_plugins())
     board.configure(argv=[
         "tensorboard", *logdir_flag(args.run), f"--port={args.port}",
-        f"--host={args.host}", f"--load_fast={str(fast).lower()}"])
-    board.main()
+        f"--host={args.host}", f"--load_fast={load_fast(args.run)}"])
+    if board.main() != 0:
+        raise OSError("TensorBoard stopped with an error (see the line "
+                      "above)")
 
 
 def logdir_flag(run_dirs):
@@ -52,3 +61,29 @@ def logdir_flag(run_dirs):
              for run_dir in run_dirs]
     return ["--logdir_spec=" + ",".join(
         f"{name}:{path}" for name, path in zip(names, logs))]
+
+
+def load_fast(run_dirs):
+    """TensorBoard's `--load_fast`, named so that it prints no note about
+    it: `"true"` (its Rust data server) for one run where the server's
+    program is installed, else `"false"` (its data server reads only
+    `--logdir`, not `--logdir_spec`)."""
+    try:
+        from tensorboard_data_server import server_binary
+    except ImportError:
+        return "false"
+    return "true" if len(run_dirs) == 1 and server_binary() else "false"
+
+
+def check_port_is_free(host, port):
+    """`OSError` in one line if `port` on `host` is taken (0 is any free
+    port)."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise OSError(f"port {port} on {host} is in use; choose another "
+                          "with --port") from None

@@ -230,10 +230,17 @@ def train(args):
         print(f"{where}; " + task.NEXT_STEP.format(run=args.out))
 
 
-def after_interrupt(run_dir):
-    """What the same command does after Ctrl+C stopped a training run in
-    `run_dir`, as the end of the line that says so."""
-    epoch = backup_epoch(run_dir) if os.path.isdir(run_dir) else 0
-    if epoch:
-        return f"; the same command resumes the run at epoch {epoch + 1}"
-    return "; no epoch had ended: the same command starts the run again"
+def after_interrupt(args):
+    """What the same command does after Ctrl+C stopped `tfzoo train` with
+    `args`, as the end of the line that says so."""
+    if args.model == "ngram":
+        return "; the same command counts it again"
+    if os.path.exists(os.path.join(args.out, model_file(vars(args)))):
+        return "; the run is complete"
+    epoch = backup_epoch(args.out) if os.path.isdir(args.out) else 0
+    if not epoch:
+        return "; no epoch had ended: the same command starts the run again"
+    if args.overwrite:
+        return (f"; the same command starts the run again (leave out "
+                f"--overwrite to resume it at epoch {epoch + 1})")
+    return f"; the same command resumes the run at epoch {epoch + 1}"

@@ -56,16 +56,29 @@ def read_hf_config(folder):
 
 def check_hf_checkpoint(folder):
     """Reads a checkpoint's config and the shape of its token embeddings
-    (not the tensors), so that a wrong folder is refused before anything
-    slow: `ValueError` for missing files, an unsupported config, or
-    embeddings whose shape does not fit `vocab_size` and `hidden_size`.
-    `from_hf_checkpoint` checks every tensor."""
-    from safetensors import safe_open
+    from the safetensors header (no tensor is loaded), so that a wrong
+    folder is refused before the input pipeline and the model are built.
+    `from_hf_checkpoint` checks every tensor.
+
+    Args:
+        folder: str, the checkpoint folder.
+
+    Raises:
+        ValueError: missing files, an unsupported config, a file that is
+            not safetensors, or token embeddings whose shape does not fit
+            `vocab_size` x `hidden_size`.
+    """
+    from safetensors import SafetensorError, safe_open
 
     config = read_hf_config(folder)
     expected = (config["vocabulary_size"], config["hidden_dim"])
-    with safe_open(os.path.join(folder, "model.safetensors"),
-                   framework="numpy") as tensors:
+    path = os.path.join(folder, "model.safetensors")
+    try:
+        tensors = safe_open(path, framework="numpy")
+    except SafetensorError as error:
+        raise ValueError(f"{path} is not a safetensors file ({error})"
+                         ) from None
+    with tensors:
         for name in tensors.keys():
             if name.removeprefix("bert.") == _EMBEDDINGS:
                 shape = tuple(tensors.get_slice(name).get_shape())
