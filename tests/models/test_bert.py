@@ -135,19 +135,6 @@ def change_config(folder, **changes):
         json.dump({**config, **changes}, f)
 
 
-def test_config_that_does_not_fit_the_weights_is_named(tmp_path):
-    folder = write_hf_checkpoint(tmp_path / "bert")
-    change_config(folder, intermediate_size=80)
-    with pytest.raises(ValueError, match=r"intermediate\.dense\.weight has "
-                       r"shape \(64, 32\), which does not fit"):
-        from_hf_checkpoint(folder)
-
-
-def test_missing_files_are_named(tmp_path):
-    folder = write_hf_checkpoint(tmp_path / "bert")
-    os.remove(os.path.join(folder, "vocab.txt"))
-    with pytest.raises(ValueError, match="missing vocab.txt"):
-        from_hf_checkpoint(folder)
 
 
 def small_encoder():
@@ -215,25 +202,43 @@ def test_masked_lm_head_is_tied_to_the_token_embedding():
     assert not np.allclose(keras.ops.convert_to_numpy(embeddings), before)
 
 
-@pytest.mark.parametrize("prefix", ["", "bert."])
-def test_a_config_of_other_sizes_is_refused_from_its_header(tmp_path,
-                                                           prefix):
-    from tfzoo.models.bert_checkpoint import check_hf_checkpoint
-
-    folder = write_hf_checkpoint(tmp_path / "bert", prefix=prefix)
-    check_hf_checkpoint(folder)  # fits
-    change_config(folder, hidden_size=48)
-    with pytest.raises(ValueError, match=r"word_embeddings\.weight has shape "
-                       r"\(\d+, \d+\), which does not fit the sizes"):
-        check_hf_checkpoint(folder)
-
-
-def test_a_file_that_is_not_safetensors_is_named(tmp_path):
-    from tfzoo.models.bert_checkpoint import check_hf_checkpoint
-
-    folder = write_hf_checkpoint(tmp_path / "bert")
+def not_safetensors(folder):
     with open(os.path.join(folder, "model.safetensors"), "wb") as f:
         f.write(b"<html>not found</html>")
-    with pytest.raises(ValueError, match=r"model\.safetensors is not a "
-                       r"safetensors file"):
-        check_hf_checkpoint(folder)
+
+
+# How a checkpoint folder goes wrong, what the error says, and whether the
+# header alone (`check_hf_checkpoint`, before the slow steps) tells.
+DAMAGES = {
+    "a file missing": (lambda folder: os.remove(
+        os.path.join(folder, "vocab.txt")), "missing vocab.txt", True),
+    "not safetensors": (not_safetensors,
+                        r"model\.safetensors is not a safetensors file",
+                        True),
+    "other embedding sizes": (
+        lambda folder: change_config(folder, hidden_size=48),
+        r"word_embeddings\.weight has shape \(120, 32\), which does not "
+        r"fit the sizes", True),
+    "other layer sizes": (
+        lambda folder: change_config(folder, intermediate_size=80),
+        r"intermediate\.dense\.weight has shape \(64, 32\), which does "
+        r"not fit", False),
+}
+
+
+@pytest.mark.parametrize("prefix", ["", "bert."])
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_checkpoint_is_named(tmp_path, damage, prefix):
+    from tfzoo.models.bert_checkpoint import check_hf_checkpoint
+
+    damage_folder, message, in_header = DAMAGES[damage]
+    folder = write_hf_checkpoint(tmp_path / "bert", prefix=prefix)
+    check_hf_checkpoint(folder)  # fits before the damage
+    damage_folder(folder)
+    with pytest.raises(ValueError, match=message):
+        from_hf_checkpoint(folder)
+    if in_header:
+        with pytest.raises(ValueError, match=message):
+            check_hf_checkpoint(folder)
+    else:
+        check_hf_checkpoint(folder)  # only the whole load tells

@@ -58,10 +58,13 @@ def check_hf_checkpoint(folder):
     """Reads a checkpoint's config and the shape of its token embeddings
     from the safetensors header (no tensor is loaded), so that a wrong
     folder is refused before the input pipeline and the model are built.
-    `from_hf_checkpoint` checks every tensor.
+    `from_hf_checkpoint` starts with it, then checks every tensor.
 
     Args:
         folder: str, the checkpoint folder.
+
+    Returns:
+        `BertEncoder` arguments from its `config.json` (`read_hf_config`).
 
     Raises:
         ValueError: missing files, an unsupported config, a file that is
@@ -86,6 +89,7 @@ def check_hf_checkpoint(folder):
                     raise ValueError(
                         f"{folder}: {_EMBEDDINGS} has shape {shape}, which "
                         "does not fit the sizes in config.json")
+    return config
 
 
 def from_hf_checkpoint(folder, **overrides):
@@ -110,7 +114,7 @@ def from_hf_checkpoint(folder, **overrides):
     """
     from safetensors.numpy import load_file
 
-    config = {**read_hf_config(folder), **overrides}
+    config = {**check_hf_checkpoint(folder), **overrides}
     tensors = {}
     for name, value in load_file(os.path.join(folder,
                                               "model.safetensors")).items():
